@@ -1,0 +1,144 @@
+/**
+ * Benchmark utilities: timing with warm-up and medians, the machine's measured limits,
+ * tables and JSON results. Nothing here is used by tests: performance lives only here.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { execSync } from 'node:child_process';
+import { packageRoot } from '../lib/backend/native.js';
+
+/**
+ * Limits of this machine kind (2 vCPU AMD EPYC Zen3 KVM guest), measured with a roofline
+ * program and recorded in ../shared/design/cpu-anchors.md §0/§3 (medians of 3 runs).
+ */
+export const MACHINE = {
+  dramReadGBs: { 1: 19.0, 2: 29.0 } as Record<number, number>,
+  fp32PeakGflops: { 1: 99.5, 2: 193.1 } as Record<number, number>,
+  int8PeakGops: { 1: 192.9, 2: 382.3 } as Record<number, number>,
+  source: 'shared/design/cpu-anchors.md (roofline medians, 2-vCPU AMD EPYC Zen3 KVM guest)',
+};
+
+export interface Timing {
+  medianMs: number;
+  p10Ms: number;
+  p90Ms: number;
+  iters: number;
+}
+
+export interface TimeOptions {
+  minTimeMs?: number;
+  warmup?: number;
+  maxIters?: number;
+  minIters?: number;
+}
+
+function summarise(samples: number[]): Timing {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))]!;
+  return { medianMs: q(0.5), p10Ms: q(0.1), p90Ms: q(0.9), iters: s.length };
+}
+
+export function timeIt(fn: () => unknown, opts: TimeOptions = {}): Timing {
+  const { minTimeMs = 500, warmup = 2, maxIters = 60, minIters = 5 } = opts;
+  for (let i = 0; i < warmup; i++) fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < maxIters && (samples.length < minIters || performance.now() - start < minTimeMs)) {
+    const t0 = performance.now();
+    fn();
+    samples.push(performance.now() - t0);
+  }
+  return summarise(samples);
+}
+
+export async function timeItAsync(fn: () => Promise<unknown>, opts: TimeOptions = {}): Promise<Timing> {
+  const { minTimeMs = 500, warmup = 2, maxIters = 60, minIters = 5 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < maxIters && (samples.length < minIters || performance.now() - start < minTimeMs)) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  return summarise(samples);
+}
+
+export function printTable(title: string, rows: Record<string, string | number>[]): void {
+  console.log(`\n${title}`);
+  if (rows.length === 0) {
+    console.log('  (no rows)');
+    return;
+  }
+  const cols = Object.keys(rows[0]!);
+  const fmt = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : v);
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c] ?? '').length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
+  console.log(line(cols));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of rows) console.log(line(cols.map((c) => fmt(r[c] ?? ''))));
+}
+
+function gitCommit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Writes bench/results/<name>.json with machine information; returns the path. */
+export function writeResults(name: string, payload: unknown): string {
+  const dir = join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.json`);
+  const doc = {
+    name,
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, limits: MACHINE },
+    results: payload,
+  };
+  writeFileSync(path, JSON.stringify(doc, null, 2));
+  return path;
+}
+
+/** Deterministic N(0, 1) samples (mulberry32 + Box-Muller). */
+export function randn(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u1 = Math.max(rand(), 1e-12);
+    const u2 = rand();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+export interface BenchArgs {
+  quick: boolean;
+  threads: number;
+  filter?: string;
+}
+
+/** --quick, --threads N (default: all cores), --filter <substring of a bench name>. */
+export function parseArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
+  const args: BenchArgs = { quick: false, threads: os.cpus().length };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--threads') args.threads = Number(argv[++i]);
+    else if (a === '--filter') args.filter = argv[++i];
+  }
+  return args;
+}

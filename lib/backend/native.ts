@@ -1,0 +1,111 @@
+/**
+ * The typed contract of the native addon and its loader.
+ *
+ * The addon is found by node-gyp-build (prebuilds/<platform>-<arch>/ or build/Release/),
+ * or taken from LOWBIT_ADDON_PATH when set (used to test other build flavours). Loading
+ * never touches the CUDA driver: CUDA is probed lazily by backendInfo().
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { LowbitError } from '../errors.js';
+
+/** An opaque CUDA allocation owned by exactly one JS object. */
+export interface DeviceBuffer {
+  readonly bytes: number;
+  readonly device: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  computeCapability: string;
+  multiprocessors: number;
+  totalMemory: number;
+}
+
+export interface NativeBackendInfo {
+  cpu: { available: true; avx2: boolean; isa: 'avx2' | 'scalar'; threads: number };
+  cuda: {
+    flavor: 'none' | 'cuda' | 'emulated';
+    available: boolean;
+    reason: string;
+    runtimeVersion?: number;
+    driverVersion?: number;
+    devices?: NativeCudaDevice[];
+  };
+}
+
+/** Every native op takes one options object; `<op>Async` returns a Promise. */
+export type NativeOp = (options: Record<string, unknown>) => void;
+export type NativeAsyncOp = (options: Record<string, unknown>) => Promise<void>;
+
+export interface NativeCudaMemory {
+  alloc(options: { device: number; bytes: number }): DeviceBuffer;
+  copyHostToDevice(options: { dst: DeviceBuffer; src: ArrayBufferView; bytes: number }): void;
+  copyDeviceToHost(options: { dst: ArrayBufferView; src: DeviceBuffer; bytes: number }): void;
+  copyDeviceToDevice(options: { dst: DeviceBuffer; src: DeviceBuffer; bytes: number }): void;
+  synchronize(options: { device: number }): void;
+}
+
+export interface NativeAddon {
+  readonly buildInfo: { cudaFlavor: 'none' | 'cuda' | 'emulated'; avx2Kernels: boolean; napiVersion: number };
+  constants(): { nf4: Float32Array; fp4: Float32Array; dynamicMap: Float32Array };
+  backendInfo(probeCuda?: boolean): NativeBackendInfo;
+  setNumThreads(n: number): number;
+  setCpuIsa(name: 'auto' | 'scalar' | 'avx2'): 'avx2' | 'scalar';
+  setErrorConstructor(ctor: typeof LowbitError): void;
+  readonly DeviceBuffer: abstract new (...args: never[]) => DeviceBuffer;
+  readonly cpu: Record<string, NativeOp | NativeAsyncOp>;
+  readonly cuda: Record<string, NativeOp | NativeAsyncOp> & NativeCudaMemory;
+}
+
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'lowbit') return dir;
+      } catch {
+        /* keep walking up */
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new LowbitError('Cannot find the lowbit package root (package.json)', 'LOWBIT_E_NATIVE');
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | null = null;
+
+/** Loads (once) and returns the native addon. */
+export function nativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  let addon: NativeAddon;
+  const override = process.env.LOWBIT_ADDON_PATH;
+  try {
+    if (override) {
+      addon = require(resolve(override)) as NativeAddon;
+    } else {
+      const load = require('node-gyp-build') as (dir: string) => unknown;
+      addon = load(packageRoot()) as NativeAddon;
+    }
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new LowbitError(
+      `Could not load the lowbit native addon${override ? ` from LOWBIT_ADDON_PATH=${override}` : ''}: ${why}\n` +
+        'Build it with `npm install` (or `npx cmake-js compile`) in the lowbit package folder; ' +
+        'it needs cmake >= 3.18 and a C++17 compiler, and uses nvcc when one is on PATH.',
+      'LOWBIT_E_NATIVE',
+    );
+  }
+  addon.setErrorConstructor(LowbitError);
+  cached = addon;
+  return addon;
+}

@@ -1,0 +1,18 @@
+/**
+ * lowbit: bitsandbytes-compatible k-bit quantization for Node.js.
+ *
+ * Public surface: tensors, backend information, functional ops, nn layers and errors.
+ */
+export { LowbitError, LOWBIT_ERROR_CODES, type LowbitErrorCode } from './errors.js';
+export { Tensor, type TensorLike, type Device, type DeviceLike } from './core/tensor.js';
+export { DTYPES, FLOAT_DTYPES, dtypeSize, type DType, type FloatDType, type TypedArray } from './core/dtype.js';
+export type { TensorInput } from './core/validate.js';
+export { backendInfo, backendFor, setNumThreads, setCpuIsa, type Backend, type BackendInfo } from './backend/backend.js';
+export { Module } from './nn/module.js';
+export { tensor } from './core/factory.js';
+
+export * from './core/quant-state.js';
+export * from './functional/quant.js';
+export * from './functional/int8.js';
+export * from './nn/linear-4bit.js';
+export * from './nn/linear-8bit-lt.js';

@@ -1,0 +1,48 @@
+// lowbit backend ABI: the CUDA host API seen by the binding.
+//
+// Implemented three times, selected at build time (cmake/cuda.cmake):
+//   cuda/device.cu                  real CUDA runtime (cudart linked statically)
+//   the emulated flavor             the same calls served by the SIMT harness on the CPU
+//   native/cuda_stub/cuda_stub.cc   no CUDA: everything reports "built without CUDA"
+// No function here ever aborts; failures come back as Status. probe() is lazy: the
+// binding calls it on the first request for backend information or a CUDA op, never
+// at module load.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "lowbit/status.h"
+
+namespace lb::cuda {
+
+struct DeviceInfo {
+  int index = 0;
+  std::string name;
+  int major = 0, minor = 0;        // compute capability
+  int multiprocessors = 0;
+  size_t total_memory = 0;
+};
+
+struct ProbeResult {
+  std::string flavor;              // "none", "cuda" or "emulated"
+  bool available = false;          // at least one usable device
+  std::string reason;              // why not available (empty when available)
+  int runtime_version = 0;         // e.g. 13000
+  int driver_version = 0;          // 0 when no driver
+  std::vector<DeviceInfo> devices;
+};
+
+const char* flavor();              // compile-time flavor, never touches the driver
+ProbeResult probe();               // cached after the first call
+
+Status device_malloc(int device, size_t bytes, void** ptr);
+Status device_free(int device, void* ptr);  // ptr may be null
+Status copy_host_to_device(int device, void* dst, const void* src, size_t bytes);
+Status copy_device_to_host(int device, void* dst, const void* src, size_t bytes);
+Status copy_device_to_device(int device, void* dst, const void* src, size_t bytes);
+Status memset_device(int device, void* dst, int value, size_t bytes);
+Status synchronize(int device);
+
+}  // namespace lb::cuda

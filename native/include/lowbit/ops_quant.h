@@ -1,0 +1,145 @@
+// lowbit backend ABI: blockwise 4-bit (NF4/FP4) and 8-bit (dynamic map) quantization,
+// and the fused 4-bit matmul. One Params struct per op; every backend implements the
+// same functions (lb::cpu, lb::cpu::ref, lb::cuda) over these structs.
+//
+// Layouts (bitsandbytes-compatible, ../shared/spec/bitsandbytes-numerics.md 1-4, 6):
+//  - blocks run over the FLATTENED row-major tensor: block b = elements [b*bs, min((b+1)*bs, n))
+//  - packed 4-bit: byte i = (code[2i] << 4) | code[2i+1]; n odd -> last low nibble is 0
+//  - absmax: float32 [ceil(n / blocksize)]
+#pragma once
+
+#include <cstdint>
+
+#include "lowbit/codebooks.h"
+#include "lowbit/dtype.h"
+#include "lowbit/status.h"
+
+namespace lb {
+
+struct Quantize4bitParams {
+  const void* input;     // n elements, dtype F32 / F16 / BF16
+  DType dtype;
+  int64_t n;
+  int32_t blocksize;     // 32, 64, ..., 4096
+  QuantType quant_type;
+  uint8_t* packed;       // [(n + 1) / 2]
+  float* absmax;         // [ceil(n / blocksize)]
+};
+
+struct Dequantize4bitParams {
+  const uint8_t* packed;  // [(n + 1) / 2]
+  const float* absmax;    // [ceil(n / blocksize)], already de-nested (double quant undone)
+  int64_t n;
+  int32_t blocksize;
+  QuantType quant_type;
+  void* out;              // n elements of out_dtype (F32 / F16 / BF16)
+  DType out_dtype;
+};
+
+struct QuantizeBlockwiseParams {
+  const void* input;   // n elements, F32 / F16 / BF16
+  DType dtype;
+  int64_t n;
+  int32_t blocksize;   // 64 ... 4096 (256 for nested absmax)
+  const float* code;   // 256 entries sorted ascending (normally the dynamic map)
+  uint8_t* out;        // [n]
+  float* absmax;       // [ceil(n / blocksize)]
+};
+
+struct DequantizeBlockwiseParams {
+  const uint8_t* codes;  // [n]
+  const float* absmax;   // [ceil(n / blocksize)]
+  const float* code;     // 256 entries
+  int64_t n;
+  int32_t blocksize;
+  void* out;             // n elements of out_dtype
+  DType out_dtype;
+};
+
+namespace cpu {
+Status quantize_4bit(const Quantize4bitParams& p);
+Status dequantize_4bit(const Dequantize4bitParams& p);
+Status quantize_blockwise(const QuantizeBlockwiseParams& p);
+Status dequantize_blockwise(const DequantizeBlockwiseParams& p);
+}  // namespace cpu
+
+namespace cpu::ref {
+Status quantize_4bit(const Quantize4bitParams& p);
+Status dequantize_4bit(const Dequantize4bitParams& p);
+Status quantize_blockwise(const QuantizeBlockwiseParams& p);
+Status dequantize_blockwise(const DequantizeBlockwiseParams& p);
+}  // namespace cpu::ref
+
+namespace cuda {
+// Pointers are device pointers; `device` selects the GPU. Launches are stream-ordered on
+// the default stream and synchronised before returning a Status.
+Status quantize_4bit(int device, const Quantize4bitParams& p);
+Status dequantize_4bit(int device, const Dequantize4bitParams& p);
+Status quantize_blockwise(int device, const QuantizeBlockwiseParams& p);
+Status dequantize_blockwise(int device, const DequantizeBlockwiseParams& p);
+}  // namespace cuda
+
+// ---- additions for the CPU backend (issue 3) ------------------------------------------
+
+// Double quantization of 4-bit block scales (spec 3.1): offset = mean(absmax) (accumulated
+// in double, rounded once to float32), centred = f32(absmax - offset), then 8-bit blockwise
+// quantization of `centred` with the 256-entry `code` and `nested_blocksize` (256 for 4-bit).
+struct NestAbsmaxParams {
+  const float* absmax;       // [n] float32 block scales
+  int64_t n;
+  int32_t nested_blocksize;  // 256 for 4-bit double quant
+  const float* code;         // 256 entries sorted ascending (the dynamic map)
+  uint8_t* qabsmax;          // [n]
+  float* nested_absmax;      // [ceil(n / nested_blocksize)]
+  float* offset;             // [1]
+};
+
+// Inverse of NestAbsmaxParams (spec 3.2): out[i] = f32(f32(code[q[i]] * nested_absmax[i / nbs]) + offset).
+struct DenestAbsmaxParams {
+  const uint8_t* qabsmax;       // [n]
+  const float* nested_absmax;   // [ceil(n / nested_blocksize)]
+  const float* code;            // 256 entries
+  float offset;
+  int64_t n;
+  int32_t nested_blocksize;
+  float* out;                   // [n] float32
+};
+
+// Fused 4-bit matmul: out[m, n] = sum_k A[m, k] * W[n, k] (+ bias[n]), where
+// W[n, k] = f32(LUT[code(n*K + k)] * absmax[(n*K + k) / blocksize]) is exactly the value
+// dequantize_4bit produces, products and sums in float32, the result rounded once to out_dtype.
+// Summation order (identical in every CPU path, so scalar and AVX2 give the same bits):
+//   K is split into groups of 8; inside group g the lanes L = 0..7 hold k = 8g + P(L) with
+//   P = {0, 2, 4, 6, 1, 3, 5, 7}; acc[L] = fma(A[m, k], W[n, k], acc[L]) over g in order
+//   (acc starts at +0); then s = ((acc0+acc4) + (acc2+acc6)) + ((acc1+acc5) + (acc3+acc7));
+//   out = f32(s + bias[n]) when a bias is given. This order holds when K % blocksize == 0
+//   (the fast path); otherwise (blocks straddle rows) the same order is used with K padded
+//   to a multiple of 8 by zero terms that are skipped.
+struct Gemm4bitParams {
+  const void* a;          // [M, K] row-major, F32 / F16 / BF16
+  DType a_dtype;
+  const uint8_t* packed;  // W [N, K] flattened row-major, packed as quantize_4bit
+  const float* absmax;    // [ceil(N*K / blocksize)], de-nested
+  const void* bias;       // [N] or nullptr
+  DType bias_dtype;       // F32 / F16 / BF16 (ignored without bias)
+  int64_t M, N, K;
+  int32_t blocksize;
+  QuantType quant_type;
+  void* out;              // out[m * ldc + n], out_dtype F32 / F16 / BF16
+  DType out_dtype;
+  int64_t ldc;            // >= N
+};
+
+namespace cpu {
+Status nest_absmax(const NestAbsmaxParams& p);
+Status denest_absmax(const DenestAbsmaxParams& p);
+Status gemm_4bit(const Gemm4bitParams& p);
+}  // namespace cpu
+
+namespace cpu::ref {
+Status nest_absmax(const NestAbsmaxParams& p);
+Status denest_absmax(const DenestAbsmaxParams& p);
+Status gemm_4bit(const Gemm4bitParams& p);
+}  // namespace cpu::ref
+
+}  // namespace lb

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// npm install hook: use a prebuilt or existing addon if one loads, otherwise build it
+// with cmake-js. Never downloads anything.
+//
+//   LOWBIT_CUDA=auto|on|off|emulated   choose the CUDA flavor (default auto: CUDA when a
+//                                      working nvcc is found, else CPU only)
+//   LOWBIT_FORCE_BUILD=1               rebuild even if an addon already loads
+//
+// A failed CUDA build falls back to a CPU-only build, so a broken or missing CUDA
+// toolkit never fails the install; the summary line says what was built.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+function tryLoad() {
+  // In a child process: a broken binary must not take the installer down with it.
+  const r = spawnSync(process.execPath, ['-e', `const a=require('node-gyp-build')(${JSON.stringify(root)});console.log(a.buildInfo.cudaFlavor)`], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function cmakeJs(flavor) {
+  const cli = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+  const args = [cli, 'compile', `--CDLOWBIT_CUDA=${flavor.toUpperCase()}`];
+  console.log(`lowbit: building the native addon (LOWBIT_CUDA=${flavor}) ...`);
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  return r.status === 0;
+}
+
+const requested = (process.env.LOWBIT_CUDA || 'auto').toLowerCase();
+if (!['auto', 'on', 'off', 'emulated'].includes(requested)) {
+  console.error(`lowbit: LOWBIT_CUDA must be auto, on, off or emulated, got '${process.env.LOWBIT_CUDA}'`);
+  process.exit(1);
+}
+
+if (!process.env.LOWBIT_FORCE_BUILD && !process.argv.includes('--force') && process.env.LOWBIT_CUDA === undefined) {
+  const existing = tryLoad();
+  if (existing !== null) {
+    console.log(`lowbit: using the existing native addon (CUDA flavor: ${existing})`);
+    process.exit(0);
+  }
+}
+
+let ok = cmakeJs(requested);
+if (!ok && requested === 'auto') {
+  console.warn('lowbit: the build with CUDA failed; retrying CPU-only (LOWBIT_CUDA=off)');
+  if (existsSync(join(root, 'build'))) spawnSync('rm', ['-rf', join(root, 'build')]);
+  ok = cmakeJs('off');
+}
+const flavor = ok ? tryLoad() : null;
+if (flavor === null) {
+  console.error('lowbit: could not build the native addon. It needs cmake >= 3.18, a C++17 compiler and');
+  console.error('        python-free cmake-js (installed as a dependency). See the messages above.');
+  process.exit(1);
+}
+const what = { none: 'CPU backend only (no CUDA)', cuda: 'CPU backend + CUDA kernels (sm_75..sm_90)', emulated: 'CPU backend + emulated CUDA (test build)' };
+console.log(`lowbit: built ${what[flavor] ?? flavor}`);
