@@ -3,6 +3,7 @@ import { Tensor, setCpuIsa, backendInfo } from '../../lib/index.js';
 import { bitsOfF32, f16BitsToNumber, f32FromBits, numberToBf16Bits, numberToF16Bits } from '../reference/half-ref.js';
 
 const hasAvx2 = backendInfo().cpu.avx2;
+const ISAS: ('scalar' | 'avx2')[] = hasAvx2 ? ['scalar', 'avx2'] : ['scalar'];
 
 function f32Bits(values: Float32Array): Uint32Array {
   return new Uint32Array(values.buffer, values.byteOffset, values.length);
@@ -41,7 +42,7 @@ describe('float32 -> float16 conversion (native, round to nearest even)', () => 
   const inputs = Float32Array.from([...edgeCases(), ...randomBits(20000, 7)]);
   const bits = f32Bits(inputs);
 
-  for (const isa of ['scalar', ...(hasAvx2 ? ['avx2'] : [])] as const) {
+  for (const isa of ISAS) {
     it(`matches the float64 reference on edge cases and random bit patterns (${isa} path)`, () => {
       setCpuIsa(isa);
       const h = Tensor.from(inputs).toDType('float16').data as Uint16Array;
@@ -61,7 +62,7 @@ describe('float32 -> float16 conversion (native, round to nearest even)', () => 
 });
 
 describe('float16 -> float32 conversion', () => {
-  for (const isa of ['scalar', ...(hasAvx2 ? ['avx2'] : [])] as const) {
+  for (const isa of ISAS) {
     it(`decodes all 65536 half bit patterns exactly (${isa} path)`, () => {
       setCpuIsa(isa);
       const all = new Uint16Array(65536).map((_, i) => i);
