@@ -1,2 +1,259 @@
-// Filled in by its issue.
-export {};
+/**
+ * 4-bit linear layers mirroring bitsandbytes' `Linear4bit`, `LinearNF4`, `LinearFP4` and
+ * `Params4bit` (spec bitsandbytes-numerics.md §6.1, §11).
+ *
+ * Forward: `y = x · dequant(W)ᵀ + bias` through the fused matmul4bit (the float weight is never
+ * materialised), float32 products and sums.
+ * compute dtype (bitsandbytes §6.1): an explicit `computeDtype` is always used (x is cast to it,
+ * the result cast back to x's dtype). Without one, the first float32 or bfloat16 input fixes it
+ * to that dtype and float16 inputs compute in float16, as in bitsandbytes; unlike transformers'
+ * default there is no forced (slow) float32 compute for half-precision inputs.
+ */
+import { FLOAT_DTYPES, type DType, type FloatDType } from '../core/dtype.js';
+import type { QuantState, QuantType4bit } from '../core/quant-state.js';
+import { Tensor } from '../core/tensor.js';
+import { assertDType, assertInt, assertOneOf, assertShape, toTensor, type TensorInput } from '../core/validate.js';
+import { LowbitError } from '../errors.js';
+import { matmul4bit, matmul4bitAsync } from '../functional/matmul-4bit.js';
+import { BLOCKSIZES_4BIT, QUANT_STORAGE_DTYPES, quantize4bit } from '../functional/quantize-4bit.js';
+import { Module } from './module.js';
+
+
+export interface Params4bitOptions {
+  /** Elements per absmax block (default 64). */
+  blocksize?: number;
+  /** Double-quantize the block scales (default true, as bitsandbytes). */
+  compressStatistics?: boolean;
+  /** 'nf4' or 'fp4' (default 'fp4', as bitsandbytes). */
+  quantType?: QuantType4bit;
+  /** dtype the packed bytes are stored as (default 'uint8'). */
+  quantStorage?: DType;
+}
+
+export interface Linear4bitOptions extends Params4bitOptions {
+  /** Add a bias (default true for the constructor; fromFloat: whether a bias is given). */
+  bias?: boolean;
+  /** dtype inputs are cast to for the product (default: see the module doc). */
+  computeDtype?: FloatDType;
+  /**
+   * Activation precision of single-row (decode) forwards, see matmul4bit's `activations`:
+   * 'float32' (default, exact float32 products) or 'int16' (faster GEMV, ~1e-4 relative error).
+   */
+  gemvActivations?: 'float32' | 'int16';
+}
+
+/**
+ * The packed 4-bit weight of a layer plus its quantization settings and state. Empty (not
+ * quantized) until `quantize` or `setQuantized` is called.
+ */
+export class Params4bit {
+  readonly blocksize: number;
+  readonly compressStatistics: boolean;
+  readonly quantType: QuantType4bit;
+  readonly quantStorage: DType;
+  #data: Tensor | null = null;
+  #state: QuantState | null = null;
+
+  constructor(opts: Params4bitOptions = {}, op = 'Params4bit') {
+    this.blocksize = assertOneOf(opts.blocksize ?? 64, BLOCKSIZES_4BIT, op, 'blocksize');
+    const cs = opts.compressStatistics ?? true;
+    if (typeof cs !== 'boolean') throw new LowbitError(`Expected a boolean for \`compressStatistics\` in ${op}`, 'LOWBIT_E_ARGUMENT');
+    this.compressStatistics = cs;
+    this.quantType = assertOneOf(opts.quantType ?? 'fp4', ['nf4', 'fp4'] as const, op, 'quantType');
+    this.quantStorage = assertOneOf(opts.quantStorage ?? 'uint8', QUANT_STORAGE_DTYPES, op, 'quantStorage');
+  }
+
+  /** Quantizes a float weight `[out, in]` (any float dtype; that dtype becomes `quantState.dtype`). */
+  static fromFloat(weight: TensorInput, opts: Params4bitOptions = {}): Params4bit {
+    const p = new Params4bit(opts, 'Params4bit.fromFloat');
+    p.quantize(weight);
+    return p;
+  }
+
+  /** Quantizes `weight` into this parameter, replacing any previous data. */
+  quantize(weight: TensorInput): void {
+    const [packed, state] = quantize4bit(weight, {
+      blocksize: this.blocksize, quantType: this.quantType, compressStatistics: this.compressStatistics, quantStorage: this.quantStorage,
+    });
+    this.setQuantized(packed, state);
+  }
+
+  /** Installs already-quantized data (e.g. from a state dict). */
+  setQuantized(packed: Tensor, state: QuantState): void {
+    this.dispose();
+    this.#data = packed;
+    this.#state = state;
+  }
+
+  get isQuantized(): boolean {
+    return this.#data !== null;
+  }
+
+  /** The packed codes `[ceil(n/2)/itemsize, 1]` of `quantStorage`. */
+  get data(): Tensor {
+    if (!this.#data) throw new LowbitError('Params4bit holds no quantized weight yet (call quantize or load a state dict)', 'LOWBIT_E_ARGUMENT');
+    return this.#data;
+  }
+
+  get quantState(): QuantState {
+    if (!this.#state) throw new LowbitError('Params4bit holds no quantized weight yet (call quantize or load a state dict)', 'LOWBIT_E_ARGUMENT');
+    return this.#state;
+  }
+
+  /** Original weight shape `[out, in]`. */
+  get shape(): readonly number[] {
+    return this.quantState.shape;
+  }
+
+  /** Packed bytes + block statistics (absmax, nested absmax, offset). */
+  bytes(): number {
+    if (!this.#data || !this.#state) return 0;
+    return Math.ceil(this.#state.numel / 2) + this.#state.statsBytes();
+  }
+
+  dispose(): void {
+    this.#data?.dispose();
+    this.#state?.dispose();
+    this.#data = null;
+    this.#state = null;
+  }
+}
+
+/**
+ * A linear layer with an NF4/FP4 weight: `forward(x [..., in]) -> [..., out]`.
+ *
+ * @example
+ * const layer = LinearNF4.fromFloat(W, bias);          // W: [out, in]
+ * const y = layer.forward(x);                          // x: [..., in]
+ */
+export class Linear4bit extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: Params4bit;
+  bias: Tensor | null;
+  /** The compute dtype in effect (null until fixed, see the module doc). */
+  computeDtype: FloatDType | null;
+  /** Activation precision of single-row forwards ('float32' or 'int16'). */
+  gemvActivations: 'float32' | 'int16';
+  #disposed = false;
+
+  /**
+   * A layer without a weight yet: load one with `loadFloatWeight` or `fromStateDict`
+   * (lib/io/state-dict-4bit.ts). With `bias: true` (default) the bias starts at zero.
+   * @throws LowbitError LOWBIT_E_ARGUMENT for invalid sizes or options.
+   */
+  constructor(inFeatures: number, outFeatures: number, opts: Linear4bitOptions = {}) {
+    super();
+    const op = new.target?.name ?? 'Linear4bit';
+    this.inFeatures = assertInt(inFeatures, op, 'inFeatures', { min: 1 });
+    this.outFeatures = assertInt(outFeatures, op, 'outFeatures', { min: 1 });
+    this.weight = new Params4bit(opts, op);
+    this.computeDtype = opts.computeDtype === undefined ? null : assertOneOf(opts.computeDtype, FLOAT_DTYPES, op, 'computeDtype');
+    this.bias = (opts.bias ?? true) ? Tensor.zeros([outFeatures], 'float32') : null;
+    this.gemvActivations = assertOneOf(opts.gemvActivations ?? 'float32', ['float32', 'int16'] as const, op, 'gemvActivations');
+  }
+
+  /**
+   * Builds a layer from a float weight `[out, in]` and an optional bias `[out]`.
+   * @throws LowbitError LOWBIT_E_SHAPE (weight not 2-D, bias size), LOWBIT_E_DTYPE, LOWBIT_E_ARGUMENT.
+   */
+  static fromFloat<T extends Linear4bit>(this: new (i: number, o: number, opts?: Linear4bitOptions) => T, weight: TensorInput, bias?: TensorInput | null, opts: Linear4bitOptions = {}): T {
+    const op = `${this.name}.fromFloat`;
+    const W = toTensor(weight, op, 'weight');
+    assertShape(W.ndim === 2, op, () => `Expected a 2-D [out, in] weight but received shape [${W.shape.join(', ')}]`);
+    const hasBias = bias !== null && bias !== undefined;
+    const layer = new this(W.shape[1]!, W.shape[0]!, { ...opts, bias: opts.bias ?? hasBias });
+    layer.loadFloatWeight(W, hasBias ? bias : null);
+    return layer;
+  }
+
+  /**
+   * Quantizes and installs a float weight `[out, in]` (and the bias, when given).
+   * @throws LowbitError LOWBIT_E_SHAPE when the weight or bias does not match the layer.
+   */
+  loadFloatWeight(weight: TensorInput, bias?: TensorInput | null): void {
+    const op = `${this.constructor.name}.loadFloatWeight`;
+    this.#ensureLive(op);
+    const W = toTensor(weight, op, 'weight');
+    assertDType(W, FLOAT_DTYPES, op, 'weight');
+    assertShape(W.ndim === 2 && W.shape[0] === this.outFeatures && W.shape[1] === this.inFeatures, op, () =>
+      `Expected weight of shape [${this.outFeatures}, ${this.inFeatures}] but received [${W.shape.join(', ')}]`);
+    if (bias !== null && bias !== undefined) this.setBias(bias);
+    this.weight.quantize(W);
+  }
+
+  /** Replaces the bias (`[out]`, any float dtype; cast to the compute dtype at forward). */
+  setBias(bias: TensorInput | null): void {
+    const op = `${this.constructor.name}.setBias`;
+    if (bias === null) {
+      this.bias = null;
+      return;
+    }
+    const B = toTensor(bias, op, 'bias');
+    assertDType(B, FLOAT_DTYPES, op, 'bias');
+    assertShape(B.numel === this.outFeatures, op, () => `Expected ${this.outFeatures} bias values but received shape [${B.shape.join(', ')}]`);
+    this.bias = B.reshape([this.outFeatures]);
+  }
+
+  #prepare(op: string, input: TensorInput): { x: Tensor; xd: FloatDType; bias: Tensor | null } {
+    this.#ensureLive(op);
+    if (!this.weight.isQuantized) {
+      throw new LowbitError(`${op}: the layer has no weight yet; call loadFloatWeight(...) or load a state dict first`, 'LOWBIT_E_ARGUMENT');
+    }
+    const x = toTensor(input, op, 'x');
+    assertDType(x, FLOAT_DTYPES, op, 'x');
+    assertShape(x.ndim >= 1 && x.shape[x.ndim - 1] === this.inFeatures, op, () =>
+      `Expected the last dimension of \`x\` to be inFeatures = ${this.inFeatures} but received shape [${x.shape.join(', ')}]`);
+    const xd = x.dtype as FloatDType;
+    if (this.computeDtype === null && (xd === 'float32' || xd === 'bfloat16')) this.computeDtype = xd;
+    const cd = this.computeDtype ?? xd;
+    const bias = this.bias ? this.bias.toDType(cd) : null;
+    return { x: x.toDType(cd), xd, bias };
+  }
+
+  /** `y = x · dequant(W)ᵀ + bias`, shape `[..., out]`, dtype of `x`. */
+  forward(input: TensorInput): Tensor {
+    const op = `${this.constructor.name}.forward`;
+    const { x, xd, bias } = this.#prepare(op, input);
+    const y = matmul4bit(x, this.weight.data, this.weight.quantState, bias, { activations: this.gemvActivations });
+    return y.toDType(xd);
+  }
+
+  /** forward off the event loop (the product runs on the libuv pool). */
+  override async forwardAsync(input: TensorInput): Promise<Tensor> {
+    const op = `${this.constructor.name}.forwardAsync`;
+    const { x, xd, bias } = this.#prepare(op, input);
+    const y = await matmul4bitAsync(x, this.weight.data, this.weight.quantState, bias, { activations: this.gemvActivations });
+    return y.toDType(xd);
+  }
+
+  /** Bytes of the quantized weight: packed codes + absmax + nested state. */
+  weightBytes(): number {
+    return this.weight.bytes();
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.weight.dispose();
+    this.bias = null;
+  }
+
+  #ensureLive(op: string): void {
+    if (this.#disposed) throw new LowbitError(`${op} on a disposed layer`, 'LOWBIT_E_DISPOSED');
+  }
+}
+
+/** Linear4bit with `quantType: 'nf4'`. */
+export class LinearNF4 extends Linear4bit {
+  constructor(inFeatures: number, outFeatures: number, opts: Omit<Linear4bitOptions, 'quantType'> = {}) {
+    super(inFeatures, outFeatures, { ...opts, quantType: 'nf4' });
+  }
+}
+
+/** Linear4bit with `quantType: 'fp4'`. */
+export class LinearFP4 extends Linear4bit {
+  constructor(inFeatures: number, outFeatures: number, opts: Omit<Linear4bitOptions, 'quantType'> = {}) {
+    super(inFeatures, outFeatures, { ...opts, quantType: 'fp4' });
+  }
+}

@@ -69,9 +69,22 @@ enum class QuantType : int32_t { FP4 = 0, NF4 = 1 };
     0x3f4bcccdu, 0x3f4f6666u, 0x3f530000u, 0x3f56999au, 0x3f5a3333u, 0x3f5dcccdu, 0x3f616666u, 0x3f650000u, \
     0x3f68999au, 0x3f6c3333u, 0x3f6fcccdu, 0x3f736666u, 0x3f770000u, 0x3f7a999au, 0x3f7e3333u, 0x3f800000u,
 
+// bitsandbytes' FP4 magnitude decision literals (spec 2.3 step 4), ascending: the magnitude
+// code of |s| is chosen by strict `>` against these. Two of them (0x3b2aaab9, 0x3ed55556,
+// 0x3f155550) are NOT exact midpoints of the table, so they cannot be derived from it.
+#define LB_FP4_THRESHOLD_BITS \
+    0x3b2aaab9u, 0x3db00000u, 0x3e555555u, 0x3e955555u, 0x3ed55556u, 0x3f155550u, 0x3f555555u,
+
 inline constexpr uint32_t kNF4Bits[16] = {LB_NF4_TABLE_BITS};
 inline constexpr uint32_t kFP4Bits[16] = {LB_FP4_TABLE_BITS};
 inline constexpr uint32_t kDynamicMapBits[256] = {LB_DYNAMIC_MAP_BITS};
+inline constexpr uint32_t kFP4ThresholdBits[7] = {LB_FP4_THRESHOLD_BITS};
+
+// LLM.int8() scale constants (spec 5.3), as float32 bit patterns:
+// f32(1/16129) = f32(1/(127*127)), bitsandbytes' MM_DEQUANT_CONST (the CUDA value; the PyTorch
+// CPU backend's 0x388206aa is a digit typo), and f32(1/127) for weight dequantization CB*SCB/127.
+inline constexpr uint32_t kInt8MmDequantScaleBits = 0x38820610u;
+inline constexpr uint32_t kInt8InvRowScaleBits = 0x3c010204u;
 
 // Structural invariants the quantizers rely on.
 static_assert(kNF4Bits[0] == 0xbf800000u && kNF4Bits[15] == 0x3f800000u, "NF4 spans [-1, 1]");

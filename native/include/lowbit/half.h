@@ -12,10 +12,13 @@
 #include <cstdint>
 #include <cstring>
 
+// Internal linkage on purpose: these are compiled into both the baseline and the AVX2
+// translation units, and with external linkage the linker could hand the scalar path a copy
+// built with -mavx2 -mfma (illegal instructions on older CPUs, contracted FMAs elsewhere).
 #if defined(__CUDACC__)
-#define LB_HD __host__ __device__ __forceinline__
+#define LB_HD static __host__ __device__ __forceinline__
 #else
-#define LB_HD inline
+#define LB_HD static inline
 #endif
 
 namespace lb {

@@ -128,6 +128,13 @@ struct Gemm4bitParams {
   void* out;              // out[m * ldc + n], out_dtype F32 / F16 / BF16
   DType out_dtype;
   int64_t ldc;            // >= N
+  // Opt-in fast single-row mode (used only when M == 1, K % blocksize == 0 and A is finite;
+  // otherwise the float32 order above applies). A is quantized per sub-block of S = min(bs, 64)
+  // values: amax = max|a|, q = rne(a * f32(16383 / amax)) (0 when amax == 0); weights become
+  // w16[c] = rne(LUT[c] * 16384). Lane L = 4*(t & 1) + ((t >> 2) & 3), t = k % 32, sums q * w16
+  // exactly in int32 over the sub-block; then acc[L] = fma(f32(isum[L]), f32(sx * absmax), acc[L])
+  // with sx = f32(amax / 16383) * 2^-14; then the lane reduction and bias as above.
+  bool int16_activations = false;
 };
 
 namespace cpu {
@@ -141,5 +148,11 @@ Status nest_absmax(const NestAbsmaxParams& p);
 Status denest_absmax(const DenestAbsmaxParams& p);
 Status gemm_4bit(const Gemm4bitParams& p);
 }  // namespace cpu::ref
+
+namespace cuda {
+// Double quantization on the device (cuda/launch/nest_absmax.cu), bit-identical to cpu::ref.
+Status nest_absmax(int device, const NestAbsmaxParams& p);
+Status denest_absmax(int device, const DenestAbsmaxParams& p);
+}  // namespace cuda
 
 }  // namespace lb

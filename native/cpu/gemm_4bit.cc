@@ -1,0 +1,91 @@
+// CPU dispatch for the fused 4-bit matmul (ops_quant.h Gemm4bitParams).
+//  - fast path (K % blocksize == 0): output columns split over threads; AVX2 kernels or the
+//    scalar reference on each column range (a column range is a contiguous run of W rows, so
+//    the reference runs on an offset sub-problem).
+//  - generic path (blocks straddle rows): the reference over ranges of activation rows.
+// Every output element is computed by one task in the canonical order, so results do not
+// depend on the thread count or on the path (scalar and AVX2 agree bit for bit).
+#include <vector>
+
+#include "cpu_features.h"
+#include "parallel.h"
+#include "cpu/quant_common.h"
+#include "lowbit/ops_quant.h"
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+#include "avx2/quant_4bit_avx2.h"
+#endif
+
+namespace lb::cpu {
+
+namespace ref {
+Status check_gemm_4bit(const Gemm4bitParams& p);
+}
+
+namespace {
+
+// Sub-problem of W rows [n0, n1): valid when K % blocksize == 0 (rows start on byte and
+// block boundaries).
+Gemm4bitParams column_range(const Gemm4bitParams& p, int64_t n0, int64_t n1) {
+  Gemm4bitParams c = p;
+  c.packed = p.packed + n0 * (p.K / 2);
+  c.absmax = p.absmax + n0 * (p.K / p.blocksize);
+  if (p.bias) c.bias = static_cast<const uint8_t*>(p.bias) + n0 * dtype_size(p.bias_dtype);
+  c.out = static_cast<uint8_t*>(p.out) + n0 * dtype_size(p.out_dtype);
+  c.N = n1 - n0;
+  return c;
+}
+
+}  // namespace
+
+Status gemm_4bit(const Gemm4bitParams& p) {
+  LB_RETURN_IF_ERROR(ref::check_gemm_4bit(p));
+  if (p.M == 0 || p.N == 0) return Status::ok();
+  const bool fast = p.K > 0 && p.K % p.blocksize == 0;
+  if (!fast) {
+    // Rows of A are independent; split them (a single row runs on one thread).
+    parallel_for(p.M, 1, [&](int64_t m0, int64_t m1) {
+      Gemm4bitParams c = p;
+      c.a = static_cast<const uint8_t*>(p.a) + m0 * p.K * dtype_size(p.a_dtype);
+      c.out = static_cast<uint8_t*>(p.out) + m0 * p.ldc * dtype_size(p.out_dtype);
+      c.M = m1 - m0;
+      ref::gemm_4bit(c);
+    });
+    return Status::ok();
+  }
+  // Grain: enough weight bytes per task to amortise the dispatch (about 256 KiB of packed rows).
+  const int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(1, p.K));
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+  if (active_isa() == Isa::Avx2 && p.int16_activations && p.M == 1) {
+    const int64_t S = quant::int16_subblock(p.blocksize);
+    std::vector<float> x((size_t)p.K);
+    for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
+    std::vector<int16_t> xq((size_t)p.K), xqp((size_t)p.K);
+    std::vector<float> sx((size_t)(p.K / S));
+    if (quant::quantize_activation_int16(x.data(), p.K, S, xq.data(), sx.data())) {
+      avx2::permute_activation_int16(xq.data(), p.K, xqp.data());
+      parallel_for(p.N, grain, [&](int64_t n0, int64_t n1) { avx2::gemv_4bit_int16_columns(p, xqp.data(), sx.data(), n0, n1); });
+      return Status::ok();
+    }
+    // non-finite activations: the float32 path below
+  }
+  if (active_isa() == Isa::Avx2) {
+    std::vector<float> xp((size_t)(p.M * p.K));
+    const size_t a_row = (size_t)p.K * dtype_size(p.a_dtype);
+    parallel_for(p.M, std::max<int64_t>(1, 4096 / p.K), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m)
+        avx2::permute_activations(static_cast<const uint8_t*>(p.a) + m * a_row, p.a_dtype, p.K, xp.data() + m * p.K);
+    });
+    // Column ranges in multiples of 12 rows so the panel kernel (12-row panels) sees full panels.
+    constexpr int64_t kUnit = 12;
+    const int64_t units = (p.N + kUnit - 1) / kUnit;
+    parallel_for(units, std::max<int64_t>(1, grain / kUnit), [&](int64_t u0, int64_t u1) {
+      avx2::gemm_4bit_columns(p, xp.data(), u0 * kUnit, std::min(p.N, u1 * kUnit));
+    });
+    return Status::ok();
+  }
+#endif
+  parallel_for(p.N, grain, [&](int64_t n0, int64_t n1) { ref::gemm_4bit(column_range(p, n0, n1)); });
+  return Status::ok();
+}
+
+}  // namespace lb::cpu
