@@ -29,7 +29,7 @@ export interface NativeCudaDevice {
 }
 
 export interface NativeBackendInfo {
-  cpu: { available: true; avx2: boolean; isa: 'avx2' | 'scalar'; threads: number };
+  cpu: { available: true; avx2: boolean; isa: 'avx2' | 'scalar'; int8Vnni: boolean; threads: number };
   cuda: {
     flavor: 'none' | 'cuda' | 'emulated';
     available: boolean;

@@ -5,6 +5,9 @@
 #include "addon_data.h"
 #include "binding.h"
 #include "cpu/cpu_features.h"
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+#include "cpu/avx2/int8_gemm_vnni.h"
+#endif
 #include "cpu/parallel.h"
 #include "device_buffer.h"
 #include "lowbit/codebooks.h"
@@ -37,6 +40,12 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   cpu.Set("available", true);
   cpu.Set("avx2", lb::cpu::cpu_supports_avx2());
   cpu.Set("isa", lb::cpu::isa_name(lb::cpu::active_isa()));
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+  // AVX-512 VNNI tiles of the int8 GEMM (an extra step above AVX2; LOWBIT_INT8_VNNI=0 turns it off).
+  cpu.Set("int8Vnni", lb::cpu::active_isa() == lb::cpu::Isa::Avx2 && lb::cpu::avx2::int8_vnni_available());
+#else
+  cpu.Set("int8Vnni", false);
+#endif
   cpu.Set("threads", lb::cpu::num_threads());
   o.Set("cpu", cpu);
 
