@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Builds and runs the SIMT emulation harness: runtime and warp-op self-tests (with their
+# negative controls) and the CUDA quantization kernels against the CPU reference, for
+#   - both code paths: SIMT_ARCH=750 (sm_75: m8n8k16, no cp.async) and 800 (sm_80+),
+#   - a plain -O2 build and an ASan+UBSan build,
+#   - three schedule orders: ascending, descending, seeded random,
+# plus the ASan negative control (an out-of-bounds kernel read must be reported), the source
+# lints (inline PTX only in cuda/warp_ops.cuh, no __CUDA_ARCH__ in kernels) and the golden-probe
+# dumps (build-emu/probe-sm*.txt, compared with hardware by scripts/gpu-check.sh).
+# Leak checking is off: a launch that fails on purpose (negative controls) abandons its fibers,
+# and with them the heap temporaries of their frames.
+#
+#   test/emu/run.sh                  # everything
+#   test/emu/run.sh --quick          # plain sm_80 build, ascending order only
+#   test/emu/run.sh --addon          # also build the emulated-CUDA addon (build-emuaddon/) and run
+#                                    # the whole vitest suite against it (test/cuda included)
+#   test/emu/run.sh --no-nvcc        # skip the nvcc resource check below
+#   SIMT_SEED=123 test/emu/run.sh    # another random schedule
+#   JOBS=2 (default) parallel compile jobs
+# When nvcc is installed (no GPU needed) it also runs scripts/cuda-resources.sh --check: every
+# kernel compiles for sm_75/80/86/89/90 without spills or local memory and matches
+# cuda/resource-usage.txt.
+# Ends with "N passed, N failed"; exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+JOBS=${JOBS:-2}
+SEED=${SIMT_SEED:-20261123}
+QUICK=0
+ADDON=0
+NVCC_CHECK=1
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    --addon) ADDON=1 ;;
+    --no-nvcc) NVCC_CHECK=0 ;;
+    *) echo "usage: $0 [--quick] [--addon] [--no-nvcc]" >&2; exit 2 ;;
+  esac
+done
+mkdir -p build-emu
+rm -f build-emu/probe-sm*.txt  # compare only dumps produced by this run
+
+passed=0
+failed=0
+record() {  # record <ok 0|1> <label>
+  if [[ $1 == 0 ]]; then passed=$((passed + 1)); echo "  ok    $2"; else failed=$((failed + 1)); echo "  FAIL  $2"; fi
+}
+
+# ---- lints -----------------------------------------------------------------------------------
+asm_hits=$(grep -rln --include='*.cuh' --include='*.cu' --include='*.h' --include='*.cc' -E '\basm\s*(volatile)?\s*\(' cuda native | grep -v '^cuda/warp_ops.cuh$' || true)
+record "$([[ -z "$asm_hits" ]] && echo 0 || echo 1)" "lint: inline PTX only in cuda/warp_ops.cuh ${asm_hits:+(found in: $asm_hits)}"
+arch_hits=$(grep -rln '__CUDA_ARCH__' cuda/kernels cuda/launch 2>/dev/null || true)
+record "$([[ -z "$arch_hits" ]] && echo 0 || echo 1)" "lint: kernels select paths with LB_ARCH, not __CUDA_ARCH__ ${arch_hits:+(found in: $arch_hits)}"
+const_hits=$(grep -rlnE '0x3[bdef][0-9a-f]{6}u|0xb[def][0-9a-f]{6}u' cuda --include='*.cuh' --include='*.cu' | grep -v '^cuda/common/codebooks_device.cuh$' || true)
+record "$([[ -z "$const_hits" ]] && echo 0 || echo 1)" "lint: no table constants in kernels ${const_hits:+(found in: $const_hits)}"
+
+# ---- builds and runs ------------------------------------------------------------------------------
+if [[ $QUICK == 1 ]]; then variants=("800 none"); orders=(asc); else
+  variants=("800 none" "750 none" "800 asan" "750 asan"); orders=(asc desc "rand:$SEED"); fi
+
+for v in "${variants[@]}"; do
+  read -r arch san <<<"$v"
+  dir="build-emu/sm$arch$([[ $san == asan ]] && echo -asan)"
+  echo "== build SIMT_ARCH=$arch sanitizers=$san"
+  if ! make -s -C test/emu -j"$JOBS" ARCH="$arch" SAN="$san" >"$ROOT/build-emu/make-$arch-$san.log" 2>&1; then
+    tail -30 "$ROOT/build-emu/make-$arch-$san.log"
+    record 1 "build sm$arch $san"
+    continue
+  fi
+  record 0 "build sm$arch $san"
+  for order in "${orders[@]}"; do
+    log="$dir/tests-$(echo "$order" | tr ':' '-').log"
+    SIMT_ORDER=$order ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 "$dir/simt_tests" >"$log" 2>&1
+    rc=$?
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    if [[ -n "$summary" ]]; then
+      passed=$((passed + ${summary%% passed*}))
+      f=${summary#*, }; failed=$((failed + ${f%% failed*}))
+    fi
+    if [[ $rc != 0 || -z "$summary" ]]; then
+      grep -E 'FAIL|ERROR|runtime error' "$log" | head -20
+      [[ -z "$summary" ]] && { failed=$((failed + 1)); echo "  FAIL  sm$arch $san $order: crashed (see $log)"; tail -15 "$log"; }
+    fi
+    echo "  sm$arch $san $order: ${summary:-no summary}"
+  done
+  # Golden-probe dump of this arch path (race-free probes only).
+  if ASAN_OPTIONS=detect_leaks=0 "$dir/probe" >"build-emu/probe-sm$arch-$san.txt" 2>"build-emu/probe-sm$arch-$san.err"; then record 0 "probe dump sm$arch $san"; else record 1 "probe dump sm$arch $san"; fi
+  if [[ $san == asan ]]; then
+    out=$("$dir/asan_oob_control" 2>&1)
+    if [[ $? != 0 && "$out" == *heap-buffer-overflow* && "$out" == *oob_read_kernel* ]]; then
+      record 0 "ASan negative control: out-of-bounds kernel read reported (sm$arch)"
+    else
+      record 1 "ASan negative control: out-of-bounds kernel read NOT reported (sm$arch)"
+    fi
+  fi
+done
+
+# Plain and sanitizer builds must agree on the probe registers; each arch path is self-consistent.
+for arch in 800 750; do
+  if [[ -f build-emu/probe-sm$arch-none.txt && -f build-emu/probe-sm$arch-asan.txt ]]; then
+    cmp -s build-emu/probe-sm$arch-none.txt build-emu/probe-sm$arch-asan.txt
+    record $? "probe dumps identical with and without sanitizers (sm$arch)"
+  fi
+done
+
+# Hardware goldens (committed by scripts/gpu-check.sh runs): the emulator must match them exactly.
+for golden in test/emu/probe/golden-sm*.txt; do
+  [[ -e "$golden" ]] || continue
+  hw=${golden##*golden-sm}; hw=${hw%.txt}
+  path=$(( hw >= 80 ? 800 : 750 ))
+  if [[ -f build-emu/probe-sm$path-none.txt ]]; then
+    diff -q "$golden" "build-emu/probe-sm$path-none.txt" >/dev/null
+    record $? "emulated warp ops match the hardware golden $golden"
+  fi
+done
+
+# ---- nvcc: every kernel for every target arch, resources against the checked-in file ------------
+if [[ $NVCC_CHECK == 1 ]] && { command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]]; }; then
+  echo "== nvcc: sm_75/80/86/89/90 resources"
+  JOBS=$JOBS scripts/cuda-resources.sh --check >build-emu/cuda-resources.log 2>&1
+  rc=$?
+  tail -3 build-emu/cuda-resources.log | sed 's/^/  /'
+  record $rc "kernels compile for sm_75/80/86/89/90 without spills; cuda/resource-usage.txt is current"
+fi
+
+# ---- the addon in its emulated-CUDA flavour, under the vitest suite ------------------------------
+if [[ $ADDON == 1 ]]; then
+  echo "== emulated-CUDA addon + vitest"
+  if npx cmake-js compile -O build-emuaddon --CDLOWBIT_CUDA=EMULATED -j "$JOBS" >build-emu/addon-build.log 2>&1; then
+    record 0 "build emulated-CUDA addon"
+    LOWBIT_ADDON_PATH="$ROOT/build-emuaddon/Release/lowbit.node" npx vitest run >build-emu/addon-vitest.log 2>&1
+    rc=$?
+    line=$(sed 's/\x1b\[[0-9;]*m//g' build-emu/addon-vitest.log | grep -E '^ +Tests ' | tail -1)
+    echo "  vitest (emulated CUDA):${line#*Tests}"
+    record $rc "vitest suite against the emulated-CUDA addon"
+  else
+    tail -20 build-emu/addon-build.log
+    record 1 "build emulated-CUDA addon"
+  fi
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]

@@ -1,0 +1,342 @@
+// The CUDA 4-bit and 8-bit blockwise kernels, run through their real launchers
+// (cuda/launch/*.cu) in the SIMT emulation, against the CPU reference lb::cpu::ref::* -- bit for
+// bit -- and against the spec's worked examples (../shared/spec/bitsandbytes-numerics.md 2.3, 4.2).
+// Shapes are small and aimed at edge cases: every blocksize, partial last blocks, odd n, n = 1,
+// all-zero blocks, exact threshold ties, signed zeros, subnormals, infinities and NaN.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/codebooks_device.cuh"
+#include "cpu/quant_common.h"
+#include "harness_test.h"
+#include "lowbit/codebooks.h"
+#include "lowbit/half.h"
+#include "lowbit/ops_quant.h"
+#include "simt/simt.h"
+
+namespace {
+
+using lb::DType;
+using lb::QuantType;
+
+template <typename T>
+struct Dev {
+  T* ptr = nullptr;
+  size_t n;
+  explicit Dev(size_t count) : n(count) {
+    cudaMalloc((void**)&ptr, (count ? count : 1) * sizeof(T));
+    cudaMemset(ptr, 0xEE, (count ? count : 1) * sizeof(T));  // stale pattern: unwritten output shows
+  }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) {
+    if (n) cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+  }
+  ~Dev() { cudaFree(ptr); }
+  std::vector<T> get() const {
+    std::vector<T> h(n);
+    if (n) cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost);
+    return h;
+  }
+};
+
+// Input bytes of n elements in `dtype` from float values (f16/bf16 via half.h RNE).
+std::vector<uint8_t> encode_input(const std::vector<float>& v, DType dtype) {
+  const size_t size = lb::dtype_size(dtype);
+  std::vector<uint8_t> bytes(v.size() * size);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dtype == DType::F32) {
+      std::memcpy(&bytes[i * 4], &v[i], 4);
+    } else {
+      const uint16_t h = dtype == DType::F16 ? lb::f32_to_f16(v[i]) : lb::f32_to_bf16(v[i]);
+      std::memcpy(&bytes[i * 2], &h, 2);
+    }
+  }
+  return bytes;
+}
+
+// Mixed-scale values with the edge cases sprinkled in: exact NF4 thresholds (ties) relative to
+// a block absmax of 1, +-0, subnormals, and for `special` blocks +-inf / NaN.
+std::vector<float> make_values(int64_t n, int32_t blocksize, uint32_t seed, bool special) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v((size_t)n);
+  const float* thr = lb::cpu::quant::nf4_thresholds();
+  const int64_t blocks = (n + blocksize - 1) / blocksize;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t begin = b * blocksize, end = std::min<int64_t>(n, begin + blocksize);
+    const int kind = (int)(b % 5);
+    const float scale = std::ldexp(1.0f, (int)(rng() % 40) - 20);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t k = i - begin;
+      float x = normal(rng) * scale;
+      if (kind == 1) x = 0.0f;                                   // an all-zero block
+      if (kind == 2) x = (k == 0) ? 1.0f : (k % 2 ? thr[k % 15] : -thr[k % 15]);  // ties at absmax 1
+      if (kind == 3 && k % 7 == 3) x = (k % 2) ? -0.0f : 1e-41f;  // signed zero, subnormal
+      if (special && kind == 4 && k == 1) x = (b % 2) ? INFINITY : NAN;
+      v[(size_t)i] = x;
+    }
+  }
+  return v;
+}
+
+template <typename T>
+int count_diff(const std::vector<T>& a, const std::vector<T>& b) {
+  int d = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d += std::memcmp(&a[i], &b[i], sizeof(T)) != 0;
+  return d + (int)(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
+}
+
+const char* dtype_str(DType t) { return lb::dtype_name(t); }
+
+// ---- 4-bit --------------------------------------------------------------------------------------
+
+struct Quant4 {
+  std::vector<uint8_t> packed;
+  std::vector<float> absmax;
+};
+
+Quant4 cuda_quantize_4bit(const std::vector<uint8_t>& in, int64_t n, DType dt, int32_t bs, QuantType q, lb::Status* st) {
+  const int64_t blocks = (n + bs - 1) / bs;
+  Dev<uint8_t> input(in), packed((size_t)(n + 1) / 2);
+  Dev<float> absmax((size_t)blocks);
+  lb::Quantize4bitParams p{input.ptr, dt, n, bs, q, packed.ptr, absmax.ptr};
+  *st = lb::cuda::quantize_4bit(0, p);
+  return {packed.get(), absmax.get()};
+}
+
+Quant4 ref_quantize_4bit(const std::vector<uint8_t>& in, int64_t n, DType dt, int32_t bs, QuantType q) {
+  Quant4 r;
+  r.packed.assign((size_t)(n + 1) / 2, 0xEE);
+  r.absmax.assign((size_t)((n + bs - 1) / bs), -1.0f);
+  lb::Quantize4bitParams p{in.data(), dt, n, bs, q, r.packed.data(), r.absmax.data()};
+  lb::cpu::ref::quantize_4bit(p);
+  return r;
+}
+
+SIMT_TEST(quantize_4bit_matches_cpu_reference_all_blocksizes_dtypes_and_types) {
+  int cases = 0;
+  for (int32_t bs : {32, 64, 128, 256, 512, 1024, 2048, 4096}) {
+    // Partial last block and odd n; a full-block size; tiny n.
+    const std::vector<int64_t> sizes = bs <= 256 ? std::vector<int64_t>{1, 7, 5 * bs, 4 * bs + bs / 2 + 1}
+                                                 : std::vector<int64_t>{bs + 3, 2 * bs - 1};
+    for (int64_t n : sizes) {
+      for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        for (QuantType q : {QuantType::NF4, QuantType::FP4}) {
+          const std::vector<uint8_t> in = encode_input(make_values(n, bs, (uint32_t)(n * 31 + bs), bs == 64), dt);
+          lb::Status st;
+          const Quant4 got = cuda_quantize_4bit(in, n, dt, bs, q, &st);
+          SIMT_EXPECT(st.is_ok()) << st.message();
+          const Quant4 want = ref_quantize_4bit(in, n, dt, bs, q);
+          SIMT_EXPECT(count_diff(got.packed, want.packed) == 0)
+              << "packed differs: bs " << bs << " n " << n << " " << dtype_str(dt) << (q == QuantType::NF4 ? " nf4" : " fp4");
+          SIMT_EXPECT(count_diff(got.absmax, want.absmax) == 0) << "absmax differs: bs " << bs << " n " << n;
+          ++cases;
+        }
+      }
+    }
+  }
+  SIMT_EXPECT(cases == 8 * 0 + (4 * 4 + 4 * 2) * 6) << cases;
+}
+
+// Spec 2.3 worked example: exact bytes, computed by hand from the spec's tables.
+SIMT_TEST(quantize_4bit_spec_worked_examples) {
+  const std::vector<float> a = {2.0f, -1.0f, 0.5f, 0.1f, -0.05f, 0.0f, 1.3f, -2.0f};
+  lb::Status st;
+  const Quant4 nf4 = cuda_quantize_4bit(encode_input(a, DType::F32), 8, DType::F32, 64, QuantType::NF4, &st);
+  SIMT_EXPECT(st.is_ok());
+  SIMT_EXPECT((nf4.packed == std::vector<uint8_t>{0xF2, 0xA8, 0x77, 0xE0}));
+  SIMT_EXPECT(nf4.absmax.size() == 1 && nf4.absmax[0] == 2.0f);
+  const Quant4 fp4 = cuda_quantize_4bit(encode_input(a, DType::F32), 8, DType::F32, 64, QuantType::FP4, &st);
+  SIMT_EXPECT((fp4.packed == std::vector<uint8_t>{0x3D, 0x71, 0x90, 0x2B}));
+  // [0]*64 + [1, -1, 0.5]: an all-zero block packs to 0x00 (CUDA's NaN path), then F0 C7.
+  std::vector<float> z(67, 0.0f);
+  z[64] = 1.0f;
+  z[65] = -1.0f;
+  z[66] = 0.5f;
+  const Quant4 zb = cuda_quantize_4bit(encode_input(z, DType::F32), 67, DType::F32, 64, QuantType::NF4, &st);
+  bool zeros = true;
+  for (int i = 0; i < 32; ++i) zeros = zeros && zb.packed[i] == 0x00;
+  SIMT_EXPECT(zeros && zb.packed[32] == 0xF0 && zb.packed[33] == 0xC7);
+  SIMT_EXPECT(zb.absmax[0] == 0.0f && zb.absmax[1] == 1.0f);
+}
+
+SIMT_TEST(dequantize_4bit_matches_cpu_reference) {
+  std::mt19937 rng(99);
+  for (int32_t bs : {32, 64, 256, 4096}) {
+    for (int64_t n : {int64_t(1), int64_t(9), int64_t(3 * bs + 5)}) {
+      const int64_t blocks = (n + bs - 1) / bs;
+      std::vector<uint8_t> packed((size_t)(n + 1) / 2);
+      for (auto& b : packed) b = (uint8_t)rng();
+      std::vector<float> absmax((size_t)blocks);
+      for (auto& a : absmax) a = std::ldexp((float)(rng() % 1000) / 999.0f, (int)(rng() % 30) - 15);
+      if (blocks > 1) absmax[1] = 0.0f;
+      for (QuantType q : {QuantType::NF4, QuantType::FP4}) {
+        for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+          const size_t out_bytes = (size_t)n * lb::dtype_size(dt);
+          Dev<uint8_t> P(packed), out(out_bytes);
+          Dev<float> A(absmax);
+          lb::Dequantize4bitParams p{P.ptr, A.ptr, n, bs, q, out.ptr, dt};
+          const lb::Status st = lb::cuda::dequantize_4bit(0, p);
+          SIMT_EXPECT(st.is_ok()) << st.message();
+          std::vector<uint8_t> want(out_bytes, 0xEE);
+          lb::Dequantize4bitParams r = p;
+          r.packed = packed.data();
+          r.absmax = absmax.data();
+          r.out = want.data();
+          lb::cpu::ref::dequantize_4bit(r);
+          SIMT_EXPECT(count_diff(out.get(), want) == 0) << "bs " << bs << " n " << n << " " << dtype_str(dt);
+        }
+      }
+    }
+  }
+}
+
+SIMT_TEST(fp4_threshold_copies_agree) {
+  // Two copies exist until codebooks.h carries LB_FP4_THRESHOLD_BITS (see codebooks_device.cuh).
+  const float* cpu = lb::cpu::quant::fp4_thresholds();
+  for (int i = 0; i < 7; ++i) SIMT_EXPECT(lb::device::kFp4ThresholdBits[i] == lb::f32_bits(cpu[i])) << i;
+}
+
+SIMT_TEST(launcher_argument_errors_are_statuses) {
+  lb::Status st;
+  Dev<float> in(64);
+  Dev<uint8_t> packed(32);
+  Dev<float> absmax(2);
+  lb::Quantize4bitParams p{in.ptr, DType::F32, 64, 48, QuantType::NF4, packed.ptr, absmax.ptr};
+  st = lb::cuda::quantize_4bit(0, p);
+  SIMT_EXPECT(st.code() == lb::StatusCode::InvalidArgument && st.message().find("blocksize") != std::string::npos);
+  p.blocksize = 64;
+  p.dtype = DType::I8;
+  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).code() == lb::StatusCode::InvalidDType);
+  p.dtype = DType::F32;
+  p.n = -1;
+  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).code() == lb::StatusCode::InvalidShape);
+  p.n = 64;
+  p.quant_type = (QuantType)7;
+  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).code() == lb::StatusCode::InvalidArgument);
+  p.quant_type = QuantType::NF4;
+  SIMT_EXPECT(lb::cuda::quantize_4bit(1, p).code() == lb::StatusCode::DeviceError);  // no device 1
+  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).is_ok());
+  lb::Quantize4bitParams empty{nullptr, DType::F32, 0, 64, QuantType::NF4, nullptr, nullptr};
+  SIMT_EXPECT(lb::cuda::quantize_4bit(0, empty).is_ok());  // n = 0: nothing to launch
+  lb::Dequantize4bitParams d{packed.ptr, absmax.ptr, 64, 100, QuantType::FP4, in.ptr, DType::F32};
+  SIMT_EXPECT(lb::cuda::dequantize_4bit(0, d).code() == lb::StatusCode::InvalidArgument);
+}
+
+// ---- 8-bit blockwise -------------------------------------------------------------------------------
+
+std::vector<float> dynamic_map() {
+  std::vector<float> m(256);
+  for (int i = 0; i < 256; ++i) m[i] = lb::f32_from_bits(lb::kDynamicMapBits[i]);
+  return m;
+}
+
+SIMT_TEST(quantize_blockwise_matches_cpu_reference) {
+  const std::vector<float> code = dynamic_map();
+  Dev<float> C(code);
+  for (int32_t bs : {64, 100, 256, 4096}) {
+    for (int64_t n : {int64_t(1), int64_t(2 * bs + 17)}) {
+      for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        const std::vector<uint8_t> in = encode_input(make_values(n, bs, (uint32_t)(n + 7 * bs), bs == 100), dt);
+        const int64_t blocks = (n + bs - 1) / bs;
+        Dev<uint8_t> I(in), out((size_t)n);
+        Dev<float> A((size_t)blocks);
+        lb::QuantizeBlockwiseParams p{I.ptr, dt, n, bs, C.ptr, out.ptr, A.ptr};
+        const lb::Status st = lb::cuda::quantize_blockwise(0, p);
+        SIMT_EXPECT(st.is_ok()) << st.message();
+        std::vector<uint8_t> want((size_t)n, 0xEE);
+        std::vector<float> want_absmax((size_t)blocks, -1.0f);
+        lb::QuantizeBlockwiseParams r{in.data(), dt, n, bs, code.data(), want.data(), want_absmax.data()};
+        lb::cpu::ref::quantize_blockwise(r);
+        SIMT_EXPECT(count_diff(out.get(), want) == 0) << "bs " << bs << " n " << n << " " << dtype_str(dt);
+        SIMT_EXPECT(count_diff(A.get(), want_absmax) == 0) << "absmax bs " << bs;
+      }
+    }
+  }
+}
+
+SIMT_TEST(quantize_blockwise_spec_worked_example_and_unsorted_code) {
+  const std::vector<float> a = {0.5f, -1.0f, 0.001f, 0.0f, 0.3f, -0.02f};
+  std::vector<float> code = dynamic_map();
+  Dev<float> C(code), I(a), A(1);
+  Dev<uint8_t> out(6);
+  lb::QuantizeBlockwiseParams p{I.ptr, DType::F32, 6, 64, C.ptr, out.ptr, A.ptr};
+  SIMT_EXPECT(lb::cuda::quantize_blockwise(0, p).is_ok());
+  SIMT_EXPECT((out.get() == std::vector<uint8_t>{219, 0, 142, 127, 205, 92}));
+  SIMT_EXPECT(A.get()[0] == 1.0f);
+  std::swap(code[10], code[11]);
+  Dev<float> bad(code);
+  p.code = bad.ptr;
+  const lb::Status st = lb::cuda::quantize_blockwise(0, p);
+  SIMT_EXPECT(st.code() == lb::StatusCode::InvalidArgument && st.message().find("sorted") != std::string::npos) << st.message();
+}
+
+SIMT_TEST(dequantize_blockwise_matches_cpu_reference) {
+  const std::vector<float> code = dynamic_map();
+  Dev<float> C(code);
+  std::mt19937 rng(5);
+  for (int32_t bs : {64, 100, 4096}) {
+    const int64_t n = 2 * bs + 3, blocks = (n + bs - 1) / bs;
+    std::vector<uint8_t> codes((size_t)n);
+    for (auto& c : codes) c = (uint8_t)rng();
+    std::vector<float> absmax((size_t)blocks);
+    for (auto& a : absmax) a = std::ldexp((float)(rng() % 1000) / 999.0f, (int)(rng() % 30) - 15);
+    for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+      const size_t out_bytes = (size_t)n * lb::dtype_size(dt);
+      Dev<uint8_t> Q(codes), out(out_bytes);
+      Dev<float> A(absmax);
+      lb::DequantizeBlockwiseParams p{Q.ptr, A.ptr, C.ptr, n, bs, out.ptr, dt};
+      SIMT_EXPECT(lb::cuda::dequantize_blockwise(0, p).is_ok());
+      std::vector<uint8_t> want(out_bytes, 0xEE);
+      lb::DequantizeBlockwiseParams r{codes.data(), absmax.data(), code.data(), n, bs, want.data(), dt};
+      lb::cpu::ref::dequantize_blockwise(r);
+      SIMT_EXPECT(count_diff(out.get(), want) == 0) << "bs " << bs << " " << dtype_str(dt);
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Double quantization (spec 3): the device mean of the 4-bit absmax (float64, index order),
+// the centred absmax quantized with blocksize 256, and the reconstruction, against the CPU
+// reference's nest_absmax / denest_absmax, bit for bit.
+SIMT_TEST(double_quantization_matches_cpu_reference) {
+  for (int64_t n : {int64_t(64 * 600 + 10), int64_t(64 * 3)}) {  // 601 scales (3 nested blocks), 3 scales
+    const std::vector<uint8_t> in = encode_input(make_values(n, 64, (uint32_t)(4242 + n), false), DType::F32);
+    lb::Status st;
+    const Quant4 q = cuda_quantize_4bit(in, n, DType::F32, 64, QuantType::NF4, &st);
+    SIMT_EXPECT(st.is_ok());
+    const int64_t nb = (int64_t)q.absmax.size();
+    const size_t nested_blocks = (size_t)((nb + 255) / 256);
+    const std::vector<float> code = dynamic_map();
+
+    std::vector<uint8_t> want_q((size_t)nb);
+    std::vector<float> want_nested(nested_blocks);
+    float want_offset = 0.0f;
+    const lb::NestAbsmaxParams ref{q.absmax.data(), nb, 256, code.data(), want_q.data(), want_nested.data(), &want_offset};
+    SIMT_EXPECT(lb::cpu::ref::nest_absmax(ref).is_ok());
+
+    Dev<float> C(code), absmax(q.absmax), nested(nested_blocks), offset(1);
+    Dev<uint8_t> qabsmax((size_t)nb);
+    const lb::NestAbsmaxParams p{absmax.ptr, nb, 256, C.ptr, qabsmax.ptr, nested.ptr, offset.ptr};
+    st = lb::cuda::nest_absmax(0, p);
+    SIMT_EXPECT(st.is_ok()) << st.message();
+    SIMT_EXPECT(lb::f32_bits(offset.get()[0]) == lb::f32_bits(want_offset)) << "offset";
+    SIMT_EXPECT(count_diff(qabsmax.get(), want_q) == 0) << "qabsmax n=" << n;
+    SIMT_EXPECT(count_diff(nested.get(), want_nested) == 0) << "nested absmax";
+
+    Dev<float> restored((size_t)nb);
+    const lb::DenestAbsmaxParams d{qabsmax.ptr, nested.ptr, C.ptr, want_offset, nb, 256, restored.ptr};
+    SIMT_EXPECT(lb::cuda::denest_absmax(0, d).is_ok());
+    std::vector<float> want((size_t)nb);
+    const lb::DenestAbsmaxParams dr{want_q.data(), want_nested.data(), code.data(), want_offset, nb, 256, want.data()};
+    SIMT_EXPECT(lb::cpu::ref::denest_absmax(dr).is_ok());
+    SIMT_EXPECT(count_diff(restored.get(), want) == 0) << "denest";
+  }
+}
+
+}  // namespace
