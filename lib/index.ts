@@ -16,3 +16,5 @@ export * from './functional/quant.js';
 export * from './functional/int8.js';
 export * from './nn/linear-4bit.js';
 export * from './nn/linear-8bit-lt.js';
+export * from './io/state-dict-4bit.js';
+export * from './io/state-dict-8bit.js';
