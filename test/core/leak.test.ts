@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor } from '../../lib/index.js';
+import { Linear8bitLt, LinearNF4, Tensor } from '../../lib/index.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -30,5 +30,30 @@ describe.runIf(gc !== undefined)('memory stays flat over long loops', () => {
     // A leak of even one 4 MiB buffer per iteration would show as about 2 GiB here;
     // 64 MiB leaves room for allocator and heap noise.
     expect(growth).toBeLessThan(64);
+  });
+
+  it('layer forwards (4-bit and int8, sync and async) with disposed outputs do not grow the process', async () => {
+    const K = 1024;
+    const w = Tensor.from(new Float32Array(K * K).map((_, i) => Math.cos(i)), [K, K]);
+    const nf4 = LinearNF4.fromFloat(w, null, { computeDtype: 'float32' });
+    const int8 = Linear8bitLt.fromFloat(w, null, { threshold: 6, hasFp16Weights: false });
+    const x = Tensor.from(new Float32Array(64 * K).map((_, i) => (i % 97) / 10), [64, K]); // some values >= 6: outliers
+    const round = async () => {
+      for (let i = 0; i < 20; i++) {
+        nf4.forward(x).dispose();
+        int8.forward(x).dispose();
+        (await nf4.forwardAsync(x)).dispose();
+        (await int8.forwardAsync(x)).dispose();
+      }
+    };
+    await round();
+    const before = settledRssMiB();
+    for (let r = 0; r < 10; r++) await round(); // 800 forwards, 256 KiB of output each
+    const growth = settledRssMiB() - before;
+    // Native scratch leaked per call (the packed activations alone are 64 KiB, outputs 256 KiB)
+    // would retain 50 to 200 MiB over 800 calls.
+    expect(growth).toBeLessThan(48);
+    nf4.dispose();
+    int8.dispose();
   });
 });
