@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "addon_data.h"
 #include "device_buffer.h"
@@ -154,6 +155,16 @@ class OpWorker : public Napi::AsyncWorker {
   OpWorker(Napi::Env env, Runner run, const Napi::Object& opts)
       : Napi::AsyncWorker(env, "lowbit.op"), run_(std::move(run)), deferred_(Napi::Promise::Deferred::New(env)) {
     opts_ = Napi::Persistent(opts);  // keeps every referenced buffer alive until OnOK/OnError
+    // Pin the device buffers the op uses, so a dispose() meanwhile defers the free.
+    Napi::Array keys = opts.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      Napi::Value v = opts.Get(keys.Get(i));
+      if (DeviceBuffer::is_instance(env, v)) {
+        DeviceBuffer* b = DeviceBuffer::Unwrap(v.As<Napi::Object>());
+        b->pin();
+        pinned_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+      }
+    }
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -168,6 +179,7 @@ class OpWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Env env = Env();
+    unpin_all();
     if (status_.is_ok()) {
       deferred_.Resolve(env.Undefined());
     } else {
@@ -176,12 +188,19 @@ class OpWorker : public Napi::AsyncWorker {
     opts_.Reset();
   }
   void OnError(const Napi::Error& e) override {
+    unpin_all();
     deferred_.Reject(e.Value());
     opts_.Reset();
   }
 
  private:
+  void unpin_all() {
+    for (auto& ref : pinned_) DeviceBuffer::Unwrap(ref.Value())->unpin();
+    pinned_.clear();
+  }
+
   Runner run_;
+  std::vector<Napi::ObjectReference> pinned_;
   Status status_;
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference opts_;

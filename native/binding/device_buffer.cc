@@ -44,14 +44,24 @@ DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<De
 DeviceBuffer::~DeviceBuffer() { release(); }
 
 void DeviceBuffer::release() {
-  if (!disposed_) {
-    disposed_ = true;
-    if (ptr_ != nullptr) lb::cuda::device_free(device_, ptr_);  // a failed free at teardown has no one to report to
+  // Finalizer path. A pinned buffer cannot be collected (the op's options object holds it).
+  disposed_ = true;
+  if (ptr_ != nullptr) lb::cuda::device_free(device_, ptr_);  // a failed free at teardown has no one to report to
+  ptr_ = nullptr;
+}
+
+void DeviceBuffer::unpin() {
+  if (--pins_ == 0 && disposed_ && ptr_ != nullptr) {
+    lb::cuda::device_free(device_, ptr_);  // deferred free of a buffer disposed while in use
     ptr_ = nullptr;
   }
 }
 
 Napi::Value DeviceBuffer::dispose(const Napi::CallbackInfo& info) {
+  if (pins_ > 0) {  // an async op still uses the memory: free it when the op settles
+    disposed_ = true;
+    return info.Env().Undefined();
+  }
   if (!disposed_ && ptr_ != nullptr) {
     Status s = lb::cuda::device_free(device_, ptr_);
     disposed_ = true;

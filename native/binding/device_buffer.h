@@ -2,6 +2,9 @@
 //
 // dispose() frees the memory at once; the finalizer frees it if the JS object is
 // collected first (the safety net). After dispose every use throws LOWBIT_E_DISPOSED.
+// An async op that uses the buffer pins it (pin/unpin): disposing a pinned buffer marks it
+// disposed at once but frees the memory only when the last op using it has finished, so a
+// kernel never runs on freed memory.
 #pragma once
 
 #include <napi.h>
@@ -24,6 +27,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   size_t bytes() const { return bytes_; }
   int device() const { return device_; }
   bool disposed() const { return disposed_; }
+  void pin() { ++pins_; }
+  void unpin();
 
  private:
   Napi::Value dispose(const Napi::CallbackInfo& info);
@@ -36,6 +41,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   size_t bytes_ = 0;
   int device_ = 0;
   bool disposed_ = false;
+  int pins_ = 0;  // async ops in flight that use this buffer (touched on the JS thread only)
 };
 
 }  // namespace lb::binding
