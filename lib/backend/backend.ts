@@ -53,7 +53,11 @@ class NativeBackend implements Backend {
   #lookup(op: string): (options: Record<string, unknown>) => unknown {
     const fn = this.#ops()[op];
     if (typeof fn !== 'function') {
-      throw new LowbitError(`${op} is not implemented on the ${this.kind} backend of this build`, 'LOWBIT_E_UNSUPPORTED');
+      throw new LowbitError(
+        `${op} is not implemented on the ${this.kind} backend of this build` +
+          (this.kind === 'cuda' ? "; run it on the CPU backend (tensor.to('cpu'))" : ''),
+        'LOWBIT_E_UNSUPPORTED',
+      );
     }
     return fn as (options: Record<string, unknown>) => unknown;
   }
