@@ -1,20 +1,10 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { expectLowbitError } from '../helpers/errors.js';
 import { LowbitError, Tensor, tensor } from '../../lib/index.js';
 
 const require = createRequire(import.meta.url);
 
-function expectLowbitError(fn: () => unknown, code: string, message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected a LowbitError').toBeInstanceOf(LowbitError);
-  expect((caught as LowbitError).code).toBe(code);
-  if (message) expect((caught as LowbitError).message).toMatch(message);
-}
 
 describe('Tensor construction', () => {
   it('wraps a TypedArray without copying', () => {

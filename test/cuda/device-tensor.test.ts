@@ -2,22 +2,13 @@
 // copies in every direction, dispose and use after dispose, and the native re-checks that
 // keep host memory out of device operands. Skipped when no cuda backend is available.
 import { describe, expect, it } from 'vitest';
+import { expectLowbitError as expectCode } from '../helpers/errors.js';
 
 import { LowbitError, Tensor, backendInfo } from '../../lib/index.js';
 import { nativeAddon } from '../../lib/backend/native.js';
 
 const cudaAvailable = backendInfo().cuda.available;
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected a LowbitError ${code}`).toBeInstanceOf(LowbitError);
-  expect((caught as LowbitError).code).toBe(code);
-}
 
 describe.skipIf(!cudaAvailable)('cuda device tensors', () => {
   it('round-trips every dtype through device memory', () => {

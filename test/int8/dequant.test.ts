@@ -4,6 +4,7 @@
  * and the float16 overflow that lowbit's default avoids.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { errorCode } from '../helpers/errors.js';
 import { LowbitError, Tensor, backendInfo, int8LinearMatmul, int8MmDequant, int8ScaledMm, int8VectorwiseQuant, setCpuIsa } from '../../lib/index.js';
 import { decode, dequantValueRef, encode, int8MatmulRef, randInt8, randn, roundToF16, type RefDType } from '../reference/int8-ref.js';
 
@@ -149,15 +150,7 @@ describe('int8MmDequant', () => {
 
   it('rejects stats of the wrong length and bad dtypes with typed errors', () => {
     const C = Tensor.from(new Int32Array(6), [2, 3]);
-    const code = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        expect(e).toBeInstanceOf(LowbitError);
-        return (e as LowbitError).code;
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => int8MmDequant(C, new Float32Array(3), new Float32Array(3)))).toBe('LOWBIT_E_SHAPE');
     expect(code(() => int8MmDequant(C, new Float32Array(2), new Float32Array(2)))).toBe('LOWBIT_E_SHAPE');
     expect(code(() => int8MmDequant(C, new Float32Array(2), new Float32Array(3), new Float32Array(4)))).toBe('LOWBIT_E_SHAPE');

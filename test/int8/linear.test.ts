@@ -4,6 +4,7 @@
  * paths, and within bitsandbytes' end-to-end mismatch budgets (tests §3).
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { errorCode } from '../helpers/errors.js';
 import {
   Int8Params, Linear8bitLt, LowbitError, Tensor, backendInfo, int8LinearForward, int8MixedScaledMm, int8VectorwiseQuant, setCpuIsa, setNumThreads,
 } from '../../lib/index.js';
@@ -240,15 +241,7 @@ describe('Linear8bitLt', () => {
 
   it('rejects bad input with typed errors and refuses use after dispose', () => {
     const layer = new Linear8bitLt(8, 4, { hasFp16Weights: false });
-    const code = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        expect(e).toBeInstanceOf(LowbitError);
-        return (e as LowbitError).code;
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => layer.forward(Tensor.from(new Float32Array(9), [1, 9])))).toBe('LOWBIT_E_SHAPE');
     expect(code(() => layer.forward(Tensor.from(new Int8Array(8), [1, 8])))).toBe('LOWBIT_E_DTYPE');
     expect(code(() => new Linear8bitLt(8, 4, { threshold: NaN }))).toBe('LOWBIT_E_ARGUMENT');

@@ -3,6 +3,7 @@
  * reference and against onnxruntime-node's MatMulInteger as an independent oracle.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { errorCode } from '../helpers/errors.js';
 import { LowbitError, Tensor, backendInfo, int8LinearMatmul, int8LinearMatmulAsync, setCpuIsa, setNumThreads } from '../../lib/index.js';
 import { nativeAddon } from '../../lib/backend/native.js';
 import { buildSingleNodeModel, createSession, runOnce } from '../../bench/ort.js';
@@ -109,15 +110,7 @@ describe('int8LinearMatmul is exact', () => {
 
   it('rejects bad input with typed errors', () => {
     const a = Tensor.from(randInt8(12, 1), [3, 4]);
-    const code = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        expect(e).toBeInstanceOf(LowbitError);
-        return (e as LowbitError).code;
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => int8LinearMatmul(a, Tensor.from(randInt8(15, 2), [3, 5])))).toBe('LOWBIT_E_SHAPE'); // K mismatch
     expect(code(() => int8LinearMatmul(Tensor.from(new Float32Array(12), [3, 4]), a))).toBe('LOWBIT_E_DTYPE');
     expect(code(() => int8LinearMatmul(a, Tensor.from(new Int32Array(12), [3, 4])))).toBe('LOWBIT_E_DTYPE');

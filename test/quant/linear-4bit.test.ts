@@ -1,6 +1,7 @@
 // Linear4bit / LinearNF4 / LinearFP4 / Params4bit: construction, forward, compute-dtype rules
 // (spec §6.1), async forward, weight bytes, lifecycle errors.
 import { describe, expect, it } from 'vitest';
+import { errorCode } from '../helpers/errors.js';
 import { Linear4bit, LinearFP4, LinearNF4, LowbitError, Params4bit, Tensor, dequantize4bit, matmul4bit } from '../../lib/index.js';
 import { randn, refMatmulT } from '../reference/quant-ref.js';
 import { hex } from './helpers.js';
@@ -95,15 +96,7 @@ describe('Linear4bit', () => {
 
   it('bad inputs get typed errors', () => {
     const l = LinearNF4.fromFloat(Tensor.from(W, [OUT, IN]));
-    const code = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        expect(e).toBeInstanceOf(LowbitError);
-        return (e as LowbitError).code;
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => l.forward(new Float32Array(IN + 1)))).toBe('LOWBIT_E_SHAPE');
     expect(code(() => l.forward(new Int8Array(IN)))).toBe('LOWBIT_E_DTYPE');
     expect(code(() => new Linear4bit(0, 4))).toBe('LOWBIT_E_ARGUMENT');
