@@ -16,15 +16,6 @@ namespace {
 
 constexpr int64_t kMaxDim = INT64_C(1) << 40;
 
-DType get_float_dtype(Napi::Env env, const Napi::Object& o, const char* key, const char* op) {
-  const DType t = get_dtype(o, key, op);
-  if (!dtype_is_float(t)) {
-    throw_error(env, "LOWBIT_E_DTYPE", std::string("Expected float32, float16 or bfloat16 for `") + key + "` in " + op +
-                                           " but received " + dtype_name(t));
-  }
-  return t;
-}
-
 int64_t elements(Napi::Env env, const char* op, int64_t a, int64_t b) {
   if (a > 0 && b > (INT64_C(1) << 50) / a) throw_error(env, "LOWBIT_E_SHAPE", std::string("Shape too large in ") + op);
   return a * b;

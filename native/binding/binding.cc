@@ -88,6 +88,15 @@ DType get_dtype(const Napi::Object& o, const char* key, const char* op) {
   return static_cast<DType>(code);
 }
 
+DType get_float_dtype(Napi::Env env, const Napi::Object& o, const char* key, const char* op) {
+  const DType t = get_dtype(o, key, op);
+  if (!dtype_is_float(t)) {
+    throw_error(env, "LOWBIT_E_DTYPE", std::string("Expected float32, float16 or bfloat16 for `") + key + "` in " + op +
+                                           " but received " + dtype_name(t));
+  }
+  return t;
+}
+
 size_t checked_bytes(Napi::Env env, const char* op, int64_t elements, size_t elem_size) {
   if (elements < 0 || (uint64_t)elements > std::numeric_limits<size_t>::max() / elem_size) {
     throw_error(env, "LOWBIT_E_SHAPE", std::string("Element count out of range in ") + op);
@@ -144,6 +153,33 @@ Buffer get_buffer(const Napi::Object& o, const char* key, const char* op, Where 
 Buffer get_optional_buffer(const Napi::Object& o, const char* key, const char* op, Where w, size_t min_bytes) {
   if (!has(o, key)) return Buffer{};
   return get_buffer(o, key, op, w, min_bytes);
+}
+
+void* Operands::get(const char* key, size_t min_bytes) {
+  const Buffer b = get_buffer(o_, key, op_, where_, min_bytes);
+  if (where_ == Where::Device) {
+    if (device_ < 0) {
+      device_ = b.device;
+      first_ = key;
+    } else if (b.device != device_) {
+      throw_error(env_, "LOWBIT_E_DEVICE", std::string("Expected every operand of ") + op_ + " on one device but `" + key +
+                                               "` is on cuda:" + std::to_string(b.device) + " and `" + first_ +
+                                               "` on cuda:" + std::to_string(device_));
+    }
+  }
+  return b.data;
+}
+
+int Operands::device() {
+  if (has(o_, "device")) {
+    const int d = (int)get_int(o_, "device", op_, 0, 1023);
+    if (device_ >= 0 && d != device_) {
+      throw_error(env_, "LOWBIT_E_DEVICE", std::string("Expected the operands of ") + op_ + " on cuda:" + std::to_string(d) +
+                                               " but `" + first_ + "` is on cuda:" + std::to_string(device_));
+    }
+    return d;
+  }
+  return device_ < 0 ? 0 : device_;
 }
 
 // ---- op export ---------------------------------------------------------------------

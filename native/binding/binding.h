@@ -38,6 +38,8 @@ int64_t get_int_or(const Napi::Object& o, const char* key, const char* op, int64
 double get_number(const Napi::Object& o, const char* key, const char* op);
 bool get_bool_or(const Napi::Object& o, const char* key, const char* op, bool dflt);
 DType get_dtype(const Napi::Object& o, const char* key, const char* op);
+// A float dtype (float32, float16, bfloat16); any other dtype is LOWBIT_E_DTYPE.
+DType get_float_dtype(Napi::Env env, const Napi::Object& o, const char* key, const char* op);
 bool has(const Napi::Object& o, const char* key);  // present and not undefined/null
 
 // ---- buffers -----------------------------------------------------------------------
@@ -55,6 +57,25 @@ struct Buffer {
 Buffer get_buffer(const Napi::Object& o, const char* key, const char* op, Where where, size_t min_bytes);
 // Same, but returns an empty Buffer when the key is absent/null (optional operands).
 Buffer get_optional_buffer(const Napi::Object& o, const char* key, const char* op, Where where, size_t min_bytes);
+
+// The operand buffers of one op call, all in one placement. On the device side every operand
+// must live on the same GPU, which device() returns (checked against an explicit `device`
+// option when one is given). Lets one reader serve the CPU and the CUDA export of an op.
+class Operands {
+ public:
+  Operands(Napi::Env env, const Napi::Object& o, const char* op, Where where) : env_(env), o_(o), op_(op), where_(where) {}
+  void* get(const char* key, size_t min_bytes);
+  int device();
+  Where where() const { return where_; }
+
+ private:
+  Napi::Env env_;
+  Napi::Object o_;
+  const char* op_;
+  Where where_;
+  int device_ = -1;
+  const char* first_ = "";
+};
 
 // Element count of a shape with overflow checks (throws on negative or overflowing dims).
 size_t checked_bytes(Napi::Env env, const char* op, int64_t elements, size_t elem_size);
