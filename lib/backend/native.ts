@@ -40,7 +40,33 @@ export interface NativeBackendInfo {
   };
 }
 
-/** Every native op takes one options object; `<op>Async` returns a Promise. */
+/**
+ * The native ops, as registered by native/binding/bind_*.cc: every one takes one options
+ * object and has an `<op>Async` twin returning a Promise. test/core/backend.test.ts checks
+ * these lists against the loaded addon, so the contract cannot drift silently.
+ */
+export const CPU_OPS = [
+  'convert',
+  'quantize4bit',
+  'dequantize4bit',
+  'quantizeBlockwise',
+  'dequantizeBlockwise',
+  'nestAbsmax',
+  'denestAbsmax',
+  'gemm4bit',
+  'int8VectorwiseQuant',
+  'int8LinearMatmul',
+  'int8MmDequant',
+  'int8MixedScaledMm',
+  'int8LinearForward',
+] as const;
+
+/** Ops with a CUDA kernel (registered only in builds with CUDA, real or emulated). */
+export const CUDA_OPS = ['quantize4bit', 'dequantize4bit', 'quantizeBlockwise', 'dequantizeBlockwise', 'nestAbsmax', 'denestAbsmax'] as const;
+
+export type CpuOpName = (typeof CPU_OPS)[number];
+export type CudaOpName = (typeof CUDA_OPS)[number];
+
 export type NativeOp = (options: Record<string, unknown>) => void;
 export type NativeAsyncOp = (options: Record<string, unknown>) => Promise<void>;
 

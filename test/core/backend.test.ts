@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { LowbitError, Tensor, backendFor, backendInfo, setCpuIsa, setNumThreads } from '../../lib/index.js';
-import { nativeAddon } from '../../lib/backend/native.js';
+import { CPU_OPS, CUDA_OPS, nativeAddon } from '../../lib/backend/native.js';
 
 const flavor = nativeAddon().buildInfo.cudaFlavor;
 
@@ -111,6 +111,21 @@ describe('native boundary re-checks (the addon called directly never crashes)', 
 
   it('async ops reject argument errors synchronously-typed and never queue work', async () => {
     expect(() => addon.cpu.convertAsync!({ src: new Float32Array(1), dst: new Uint16Array(1), srcDtype: 0, dstDtype: 1, n: 2 })).toThrow(LowbitError);
+  });
+});
+
+describe('the typed contract of the addon', () => {
+  const ops = (ns: Record<string, unknown>) => Object.keys(ns).filter((k) => !k.endsWith('Async') && typeof ns[k] === 'function');
+  it('registers exactly the CPU ops lib/backend/native.ts declares, each with an Async twin', () => {
+    const cpu = nativeAddon().cpu as Record<string, unknown>;
+    expect(ops(cpu).sort()).toEqual([...CPU_OPS].sort());
+    for (const op of CPU_OPS) expect(typeof cpu[`${op}Async`]).toBe('function');
+  });
+  it('registers the declared CUDA ops exactly when CUDA is compiled in', () => {
+    const cuda = nativeAddon().cuda as Record<string, unknown>;
+    const memory = ['alloc', 'copyHostToDevice', 'copyDeviceToHost', 'copyDeviceToDevice', 'synchronize'];
+    const kernels = ops(cuda).filter((k) => !memory.includes(k)).sort();
+    expect(kernels).toEqual(flavor === 'none' ? [] : [...CUDA_OPS].sort());
   });
 });
 
