@@ -1,7 +1,11 @@
 // CPU dispatch for 8-bit blockwise (dynamic map) quantization and the nested absmax helpers:
-// runs of whole blocks in parallel through the scalar kernel (the binary search is branchy and
-// not worth an AVX2 twin yet). Chunking never changes results.
+// runs of whole blocks in parallel, through the AVX2 kernel (a gathered 8-lane binary search)
+// or the scalar reference; both give the same bytes, and chunking never changes results.
+#include "cpu_features.h"
 #include "parallel.h"
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+#include "avx2/quant_4bit_avx2.h"
+#endif
 #include "cpu/quant_common.h"
 #include "lowbit/ops_quant.h"
 
@@ -18,12 +22,23 @@ Status quantize_blockwise(const QuantizeBlockwiseParams& p) {
   if (p.n > 0 && (!p.input || !p.out || !p.absmax)) return invalid_argument("quantize_blockwise: null buffer");
   const int64_t bs = p.blocksize;
   const size_t in_size = dtype_size(p.dtype);
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+  const bool avx2 = active_isa() == Isa::Avx2;
+#else
+  const bool avx2 = false;
+#endif
   parallel_for(quant::num_blocks(p.n, bs), std::max<int64_t>(1, kElementsPerTask / bs), [&](int64_t b0, int64_t b1) {
     QuantizeBlockwiseParams c = p;
     c.input = static_cast<const uint8_t*>(p.input) + b0 * bs * in_size;
     c.n = std::min(p.n, b1 * bs) - b0 * bs;
     c.out = p.out + b0 * bs;
     c.absmax = p.absmax + b0;
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+    if (avx2) {
+      avx2::quantize_blockwise(c);
+      return;
+    }
+#endif
     ref::quantize_blockwise(c);
   });
   return Status::ok();

@@ -182,6 +182,32 @@ describe('scalar and AVX2 paths and thread counts give identical bits', () => {
       }
     }
   });
+  it.skipIf(ISAS.length < 2)('8-bit blockwise: the gathered AVX2 search gives the scalar bytes, ties and specials included', () => {
+    const code = nativeAddon().constants().dynamicMap;
+    // Random values, every code value and every midpoint between neighbours (exact ties, scaled
+    // by an absmax of 1 in each block), zero blocks, +-Inf and NaN, in odd-sized blocks.
+    const specials: number[] = [];
+    for (let i = 0; i < 256; i++) specials.push(code[i]!);
+    for (let i = 0; i < 255; i++) specials.push(Math.fround((code[i]! + code[i + 1]!) * 0.5));
+    const x = new Float32Array(100_000);
+    x.set(randn(100_000, 9));
+    x.set(specials, 1024);
+    x[1024] = 1; // the code values' and the midpoints' 256-blocks each hold a 1, so s = x exactly
+    x[1280] = 1;
+    x.fill(0, 4000, 5000);
+    x[7000] = Infinity;
+    x[8001] = -Infinity;
+    x[9002] = Number.NaN;
+    for (const dt of ['float32', 'float16', 'bfloat16'] as const) {
+      const A = Tensor.from(x).toDType(dt);
+      for (const bs of [64, 256, 4096]) {
+        const s = withIsa('scalar', () => quantizeBlockwise(A, { blocksize: bs }));
+        const v = withIsa('avx2', () => quantizeBlockwise(A, { blocksize: bs }));
+        expect(hex(v[1].absmax.data)).toBe(hex(s[1].absmax.data));
+        expect(hex(v[0].data)).toBe(hex(s[0].data));
+      }
+    }
+  });
   it('thread count does not change results', () => {
     const x = randn(300_001, 6);
     setNumThreads(1);

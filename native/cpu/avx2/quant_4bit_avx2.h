@@ -17,6 +17,8 @@ namespace lb::cpu::avx2 {
 // Same contract as ref::quantize_4bit / ref::dequantize_4bit; arguments already validated.
 void quantize_4bit(const Quantize4bitParams& p);
 void dequantize_4bit(const Dequantize4bitParams& p);
+// Same contract as ref::quantize_blockwise (8-bit, 256-entry sorted code); arguments validated.
+void quantize_blockwise(const QuantizeBlockwiseParams& p);
 
 // Writes x permuted to the canonical lane order (ops_quant.h), converted to float32:
 // dst[8g + L] = A[8g + kLanePerm[L]] for k < K; K must be a multiple of 8.
