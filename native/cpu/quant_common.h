@@ -123,6 +123,13 @@ inline uint8_t encode_4bit(float s, QuantType q) {
 // result NaN (the NaN pattern with the largest payload) independently of the element order.
 inline uint32_t abs_bits(float x) { return f32_bits(x) & 0x7fffffffu; }
 
+// max |x| over elements [begin, end) of a float32/float16/bfloat16 array (see abs_bits).
+inline float block_absmax(const void* src, DType t, int64_t begin, int64_t end) {
+  uint32_t bits = 0;
+  for (int64_t i = begin; i < end; ++i) bits = std::max(bits, abs_bits(load_f32(src, t, i)));
+  return f32_from_bits(bits);
+}
+
 // ---- 8-bit dynamic-map index (bitsandbytes dQuantize<0>, spec 4.2) -------------------------
 // The kernel's 7-step binary search keeps `lower`/`upper` values next to the `lo`/`hi` indices;
 // after the search (with its end fix-ups) they are always code[lo] and code[hi], so only the
@@ -204,10 +211,8 @@ inline const int16_t* table_4bit_int16(QuantType q) {
 inline bool quantize_activation_int16(const float* x, int64_t K, int64_t S, int16_t* xq, float* sx) {
   for (int64_t b = 0; b * S < K; ++b) {
     const int64_t begin = b * S, end = std::min(K, begin + S);
-    uint32_t amax_bits = 0;
-    for (int64_t k = begin; k < end; ++k) amax_bits = std::max(amax_bits, abs_bits(x[k]));
-    if (amax_bits >= 0x7f800000u) return false;
-    const float amax = f32_from_bits(amax_bits);
+    const float amax = block_absmax(x, DType::F32, begin, end);
+    if (!(amax < INFINITY)) return false;  // Inf or NaN in the sub-block
     const float inv = amax > 0.0f ? 16383.0f / amax : 0.0f;
     // rne(t) for |t| <= 16384 by adding and removing 1.5 * 2^23 (exact, no libm call); this file
     // is only compiled into baseline (non-FMA) units, so t is rounded before the add.

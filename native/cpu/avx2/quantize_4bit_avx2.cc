@@ -9,23 +9,13 @@
 // Tails (partial last block, n % 32) go through the scalar helpers, which compute the same bits.
 #include <immintrin.h>
 
+#include "block_common_avx2.h"
 #include "quant_4bit_avx2.h"
 #include "cpu/quant_common.h"
 
 namespace lb::cpu::avx2 {
 namespace {
 
-inline __m256 load8(const void* src, DType t, int64_t i) {
-  switch (t) {
-    case DType::F32: return _mm256_loadu_ps(static_cast<const float*>(src) + i);
-    case DType::F16:
-      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i)));
-    default: {
-      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i));
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    }
-  }
-}
 
 // float32 -> bfloat16 with round-to-nearest-even, NaN quieted: the same bits as f32_to_bf16.
 inline __m128i f32_to_bf16_8(__m256 v) {
@@ -93,12 +83,6 @@ inline uint64_t pack16(__m256i c0, __m256i c1) {
   return lo | (hi << 32);
 }
 
-inline uint32_t hmax_epu32(__m256i v) {
-  __m128i m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0x4E));
-  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0xB1));
-  return (uint32_t)_mm_cvtsi128_si32(m);
-}
 
 }  // namespace
 
@@ -106,20 +90,15 @@ void quantize_4bit(const Quantize4bitParams& p) {
   const Encoder enc(p.quant_type);
   const int64_t bs = p.blocksize;
   const int64_t blocks = quant::num_blocks(p.n, bs);
-  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t begin = b * bs, end = std::min(p.n, begin + bs);
     const int64_t vec_end = begin + ((end - begin) & ~int64_t(15));
-    __m256i vmax = _mm256_setzero_si256();
-    int64_t i = begin;
-    for (; i + 8 <= end; i += 8) vmax = _mm256_max_epu32(vmax, _mm256_and_si256(_mm256_castps_si256(load8(p.input, p.dtype, i)), abs_mask));
-    uint32_t amax_bits = hmax_epu32(vmax);
-    for (; i < end; ++i) amax_bits = std::max(amax_bits, quant::abs_bits(quant::load_f32(p.input, p.dtype, i)));
-    const float amax = f32_from_bits(amax_bits);
+    const float amax = block_absmax(p.input, p.dtype, begin, end);
     p.absmax[b] = amax;
     const float inv = 1.0f / amax;
     const __m256 vinv = _mm256_set1_ps(inv);
-    for (i = begin; i < vec_end; i += 16) {
+    int64_t i = begin;
+    for (; i < vec_end; i += 16) {
       const __m256i c0 = enc.encode(_mm256_mul_ps(load8(p.input, p.dtype, i), vinv));
       const __m256i c1 = enc.encode(_mm256_mul_ps(load8(p.input, p.dtype, i + 8), vinv));
       const uint64_t packed = pack16(c0, c1);

@@ -13,17 +13,12 @@
 #include <algorithm>
 
 #include "cpu/quant_common.h"
+#include "block_common_avx2.h"
 #include "quant_4bit_avx2.h"
 
 namespace lb::cpu::avx2 {
 namespace {
 
-inline __m256 load8_f32(const void* src, DType t, int64_t i) {
-  if (t == DType::F32) return _mm256_loadu_ps(static_cast<const float*>(src) + i);
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(src) + i));
-  if (t == DType::F16) return _mm256_cvtph_ps(h);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));  // bfloat16
-}
 
 // Eight dQuantize<0> searches; writes the eight indices to out.
 inline void encode8(__m256 s, const float* code, uint8_t* out) {
@@ -55,23 +50,14 @@ inline void encode8(__m256 s, const float* code, uint8_t* out) {
 void quantize_blockwise(const QuantizeBlockwiseParams& p) {
   const int64_t bs = p.blocksize;
   const int64_t blocks = quant::num_blocks(p.n, bs);
-  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t begin = b * bs, end = std::min(p.n, begin + bs);
-    __m256i amax8 = _mm256_setzero_si256();
-    int64_t i = begin;
-    for (; i + 8 <= end; i += 8) {
-      amax8 = _mm256_max_epu32(amax8, _mm256_and_si256(_mm256_castps_si256(load8_f32(p.input, p.dtype, i)), abs_mask));
-    }
-    alignas(32) uint32_t lanes[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), amax8);
-    uint32_t amax_bits = *std::max_element(lanes, lanes + 8);
-    for (; i < end; ++i) amax_bits = std::max(amax_bits, quant::abs_bits(quant::load_f32(p.input, p.dtype, i)));
-    const float amax = f32_from_bits(amax_bits);
+    const float amax = block_absmax(p.input, p.dtype, begin, end);
     p.absmax[b] = amax;
     const float inv = 1.0f / amax;
     const __m256 inv8 = _mm256_set1_ps(inv);
-    for (i = begin; i + 8 <= end; i += 8) encode8(_mm256_mul_ps(load8_f32(p.input, p.dtype, i), inv8), p.code, p.out + i);
+    int64_t i = begin;
+    for (; i + 8 <= end; i += 8) encode8(_mm256_mul_ps(load8(p.input, p.dtype, i), inv8), p.code, p.out + i);
     for (; i < end; ++i) p.out[i] = quant::encode_dynamic(quant::load_f32(p.input, p.dtype, i) * inv, p.code);
   }
 }

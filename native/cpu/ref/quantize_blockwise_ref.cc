@@ -34,9 +34,7 @@ Status quantize_blockwise(const QuantizeBlockwiseParams& p) {
   const int64_t blocks = quant::num_blocks(p.n, bs);
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t begin = b * bs, end = std::min(p.n, begin + bs);
-    uint32_t amax_bits = 0;
-    for (int64_t i = begin; i < end; ++i) amax_bits = std::max(amax_bits, quant::abs_bits(quant::load_f32(p.input, p.dtype, i)));
-    const float amax = f32_from_bits(amax_bits);
+    const float amax = quant::block_absmax(p.input, p.dtype, begin, end);
     p.absmax[b] = amax;
     const float inv = 1.0f / amax;
     int64_t i = begin;
