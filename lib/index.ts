@@ -8,6 +8,7 @@ export { Tensor, type TensorLike, type Device, type DeviceLike } from './core/te
 export { DTYPES, FLOAT_DTYPES, dtypeSize, type DType, type FloatDType, type TypedArray } from './core/dtype.js';
 export type { TensorInput } from './core/validate.js';
 export { backendInfo, backendFor, setNumThreads, setCpuIsa, type Backend, type BackendInfo } from './backend/backend.js';
+export type { CpuIsa } from './backend/native.js';
 export { Module } from './nn/module.js';
 export { tensor } from './core/factory.js';
 

@@ -11,7 +11,7 @@ import { LowbitError } from '../errors.js';
 import { assertCudaUsable, Tensor } from '../core/tensor.js';
 import { parseDevice, deviceIndex, type Device, type DeviceLike } from '../core/device.js';
 import type { DType } from '../core/dtype.js';
-import { nativeAddon, type NativeBackendInfo, type NativeOp, type NativeAsyncOp } from './native.js';
+import { nativeAddon, type CpuIsa, type NativeBackendInfo, type NativeOp, type NativeAsyncOp } from './native.js';
 
 export interface Backend {
   readonly kind: 'cpu' | 'cuda';
@@ -130,9 +130,14 @@ export function setNumThreads(n: number): number {
 }
 
 /**
- * Chooses the CPU kernel path: 'auto' (AVX2 when the CPU has AVX2+FMA+F16C), 'scalar' or
- * 'avx2'. Both paths give identical results; this exists for testing and benchmarking.
+ * Chooses the CPU kernel path: 'auto' (the best the CPU has), 'scalar', 'avx2' (needs
+ * AVX2+FMA+F16C) or 'avx512' (also AVX512F+AVX512VL; it adds its own kernels where they pay off
+ * and runs the AVX2 ones elsewhere). Every path gives identical results; this exists for testing
+ * and benchmarking. Returns the path now active.
  */
-export function setCpuIsa(isa: 'auto' | 'scalar' | 'avx2'): 'avx2' | 'scalar' {
+export function setCpuIsa(isa: 'auto' | CpuIsa): CpuIsa {
+  if (isa !== 'auto' && isa !== 'scalar' && isa !== 'avx2' && isa !== 'avx512') {
+    throw new LowbitError(`Expected 'auto', 'scalar', 'avx2' or 'avx512' for \`isa\` in setCpuIsa but received ${String(isa)}`, 'LOWBIT_E_ARGUMENT');
+  }
   return nativeAddon().setCpuIsa(isa);
 }

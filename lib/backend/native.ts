@@ -28,8 +28,11 @@ export interface NativeCudaDevice {
   totalMemory: number;
 }
 
+/** CPU kernel paths, lowest first; each level runs the kernels of the one below where it has none. */
+export type CpuIsa = 'scalar' | 'avx2' | 'avx512';
+
 export interface NativeBackendInfo {
-  cpu: { available: true; avx2: boolean; isa: 'avx2' | 'scalar'; int8Vnni: boolean; threads: number };
+  cpu: { available: true; avx2: boolean; avx512: boolean; isa: CpuIsa; int8Vnni: boolean; threads: number };
   cuda: {
     flavor: 'none' | 'cuda' | 'emulated';
     available: boolean;
@@ -83,7 +86,7 @@ export interface NativeAddon {
   constants(): { nf4: Float32Array; fp4: Float32Array; dynamicMap: Float32Array };
   backendInfo(probeCuda?: boolean): NativeBackendInfo;
   setNumThreads(n: number): number;
-  setCpuIsa(name: 'auto' | 'scalar' | 'avx2'): 'avx2' | 'scalar';
+  setCpuIsa(name: 'auto' | CpuIsa): CpuIsa;
   setErrorConstructor(ctor: typeof LowbitError): void;
   readonly DeviceBuffer: abstract new (...args: never[]) => DeviceBuffer;
   readonly cpu: Record<string, NativeOp | NativeAsyncOp>;

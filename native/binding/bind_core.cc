@@ -39,10 +39,11 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("available", true);
   cpu.Set("avx2", lb::cpu::cpu_supports_avx2());
+  cpu.Set("avx512", lb::cpu::cpu_supports_avx512());
   cpu.Set("isa", lb::cpu::isa_name(lb::cpu::active_isa()));
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
   // AVX-512 VNNI tiles of the int8 GEMM (an extra step above AVX2; LOWBIT_INT8_VNNI=0 turns it off).
-  cpu.Set("int8Vnni", lb::cpu::active_isa() == lb::cpu::Isa::Avx2 && lb::cpu::avx2::int8_vnni_available());
+  cpu.Set("int8Vnni", lb::cpu::has_avx2_kernels(lb::cpu::active_isa()) && lb::cpu::avx2::int8_vnni_available());
 #else
   cpu.Set("int8Vnni", false);
 #endif
@@ -89,12 +90,13 @@ Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
 
 Napi::Value set_cpu_isa(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) {
-    throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "Expected 'auto', 'scalar' or 'avx2' for setCpuIsa");
+    throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "Expected 'auto', 'scalar', 'avx2' or 'avx512' for setCpuIsa");
   }
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   if (!lb::cpu::set_forced_isa(name.c_str())) {
     throw_error(info.Env(), "LOWBIT_E_UNSUPPORTED",
-                "Cannot select CPU path '" + name + "': expected 'auto', 'scalar' or 'avx2' (avx2 needs AVX2+FMA+F16C)");
+                "Cannot select CPU path '" + name +
+                    "': expected 'auto', 'scalar', 'avx2' or 'avx512' (avx2 needs AVX2+FMA+F16C, avx512 also AVX512F+AVX512VL)");
   }
   return Napi::String::New(info.Env(), lb::cpu::isa_name(lb::cpu::active_isa()));
 }

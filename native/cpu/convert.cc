@@ -17,7 +17,7 @@ Status convert(const ConvertParams& p) {
     const void* src = static_cast<const uint8_t*>(p.src) + begin * in_size;
     void* dst = static_cast<uint8_t*>(p.dst) + begin * out_size;
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-    if (active_isa() == Isa::Avx2) {
+    if (has_avx2_kernels(active_isa())) {
       if (p.src_dtype == DType::F32 && p.dst_dtype == DType::F16) {
         avx2::f32_to_f16(static_cast<const float*>(src), static_cast<uint16_t*>(dst), len);
         return;

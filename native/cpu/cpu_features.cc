@@ -28,6 +28,28 @@ bool detect_avx2() {
 #endif
 }
 
+bool detect_avx512() {
+#ifdef LB_X86
+  if (!detect_avx2()) return false;
+  unsigned a, b, c, d;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & 0xE0u) != 0xE0u) return false;  // opmask, ZMM0-15 upper halves and ZMM16-31 saved by the OS
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (b & (1u << 16)) && (b & (1u << 31));  // AVX512F, AVX512VL
+#else
+  return false;
+#endif
+}
+
+// Maps a path name to an Isa value; -1 when unknown or not supported by this CPU.
+int parse_isa(const char* name) {
+  if (std::strcmp(name, "scalar") == 0) return static_cast<int>(Isa::Scalar);
+  if (std::strcmp(name, "avx2") == 0 && cpu_supports_avx2()) return static_cast<int>(Isa::Avx2);
+  if (std::strcmp(name, "avx512") == 0 && cpu_supports_avx512()) return static_cast<int>(Isa::Avx512);
+  return -1;
+}
+
 // -1 = auto, otherwise an Isa value.
 std::atomic<int> g_forced{-2};  // -2 = not yet read from the environment
 
@@ -35,10 +57,7 @@ int forced() {
   int f = g_forced.load();
   if (f == -2) {
     f = -1;
-    if (const char* env = std::getenv("LOWBIT_CPU_ISA")) {
-      if (std::strcmp(env, "scalar") == 0) f = static_cast<int>(Isa::Scalar);
-      else if (std::strcmp(env, "avx2") == 0 && cpu_supports_avx2()) f = static_cast<int>(Isa::Avx2);
-    }
+    if (const char* env = std::getenv("LOWBIT_CPU_ISA")) f = parse_isa(env);
     g_forced.store(f);
   }
   return f;
@@ -51,19 +70,32 @@ bool cpu_supports_avx2() {
   return has;
 }
 
+bool cpu_supports_avx512() {
+  static const bool has = detect_avx512();
+  return has;
+}
+
 Isa active_isa() {
   const int f = forced();
   if (f >= 0) return static_cast<Isa>(f);
+  if (cpu_supports_avx512()) return Isa::Avx512;
   return cpu_supports_avx2() ? Isa::Avx2 : Isa::Scalar;
 }
 
-const char* isa_name(Isa isa) { return isa == Isa::Avx2 ? "avx2" : "scalar"; }
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
 
 bool set_forced_isa(const char* name) {
   if (std::strcmp(name, "auto") == 0) { g_forced.store(-1); return true; }
-  if (std::strcmp(name, "scalar") == 0) { g_forced.store(static_cast<int>(Isa::Scalar)); return true; }
-  if (std::strcmp(name, "avx2") == 0 && cpu_supports_avx2()) { g_forced.store(static_cast<int>(Isa::Avx2)); return true; }
-  return false;
+  const int f = parse_isa(name);
+  if (f < 0) return false;
+  g_forced.store(f);
+  return true;
 }
 
 }  // namespace lb::cpu

@@ -1,6 +1,6 @@
 // CPU dispatch for the fused 4-bit matmul (ops_quant.h Gemm4bitParams).
-//  - fast path (K % blocksize == 0): output columns split over threads; AVX2 kernels or the
-//    scalar reference on each column range (a column range is a contiguous run of W rows, so
+//  - fast path (K % blocksize == 0): output columns split over threads; AVX-512 or AVX2
+//    kernels or the scalar reference on each column range (a column range is a contiguous run of W rows, so
 //    the reference runs on an offset sub-problem).
 //  - generic path (blocks straddle rows): the reference over ranges of activation rows.
 // Every output element is computed by one task in the canonical order, so results do not
@@ -13,6 +13,7 @@
 #include "lowbit/ops_quant.h"
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
 #include "avx2/quant_4bit_avx2.h"
+#include "avx512/quant_4bit_avx512.h"
 #endif
 
 namespace lb::cpu {
@@ -55,7 +56,8 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   // Grain: enough weight bytes per task to amortise the dispatch (about 256 KiB of packed rows).
   const int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(1, p.K));
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-  if (active_isa() == Isa::Avx2 && p.int16_activations && p.M == 1) {
+  const Isa isa = active_isa();
+  if (has_avx2_kernels(isa) && p.int16_activations && p.M == 1) {
     const int64_t S = quant::int16_subblock(p.blocksize);
     std::vector<float> x((size_t)p.K);
     for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
@@ -68,18 +70,21 @@ Status gemm_4bit(const Gemm4bitParams& p) {
     }
     // non-finite activations: the float32 path below
   }
-  if (active_isa() == Isa::Avx2) {
+  if (has_avx2_kernels(isa)) {
     std::vector<float> xp((size_t)(p.M * p.K));
     const size_t a_row = (size_t)p.K * dtype_size(p.a_dtype);
     parallel_for(p.M, std::max<int64_t>(1, 4096 / p.K), [&](int64_t m0, int64_t m1) {
       for (int64_t m = m0; m < m1; ++m)
         avx2::permute_activations(static_cast<const uint8_t*>(p.a) + m * a_row, p.a_dtype, p.K, xp.data() + m * p.K);
     });
-    // Column ranges in multiples of 12 rows so the panel kernel (12-row panels) sees full panels.
-    constexpr int64_t kUnit = 12;
-    const int64_t units = (p.N + kUnit - 1) / kUnit;
-    parallel_for(units, std::max<int64_t>(1, grain / kUnit), [&](int64_t u0, int64_t u1) {
-      avx2::gemm_4bit_columns(p, xp.data(), u0 * kUnit, std::min(p.N, u1 * kUnit));
+    // Column ranges in multiples of the kernel's row group (AVX2: 12-row panels).
+    const bool avx512 = isa == Isa::Avx512;
+    const int64_t unit = avx512 ? avx512::gemm_4bit_column_unit(p.M) : 12;
+    const int64_t units = (p.N + unit - 1) / unit;
+    parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
+      const int64_t n0 = u0 * unit, n1 = std::min(p.N, u1 * unit);
+      if (avx512) avx512::gemm_4bit_columns(p, xp.data(), n0, n1);
+      else avx2::gemm_4bit_columns(p, xp.data(), n0, n1);
     });
     return Status::ok();
   }

@@ -99,7 +99,7 @@ struct Kernels {
 
 Kernels select_kernels() {
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-  if (active_isa() == Isa::Avx2) {
+  if (has_avx2_kernels(active_isa())) {
     return Kernels{avx2::int8_gemm_block, avx2::int8_epilogue_row, avx2::int8_row_absmax_f32, avx2::int8_quant_row_f32,
                    avx2::int8_mark_outliers_f32, avx2::int8_widen_f32, true, avx2::int8_vnni_available()};
   }

@@ -16,7 +16,7 @@ constexpr int64_t kElementsPerTask = 1 << 16;
 
 bool use_avx2() {
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-  return active_isa() == Isa::Avx2;
+  return has_avx2_kernels(active_isa());
 #else
   return false;
 #endif

@@ -23,7 +23,7 @@ Status quantize_blockwise(const QuantizeBlockwiseParams& p) {
   const int64_t bs = p.blocksize;
   const size_t in_size = dtype_size(p.dtype);
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-  const bool avx2 = active_isa() == Isa::Avx2;
+  const bool avx2 = has_avx2_kernels(active_isa());
 #else
   const bool avx2 = false;
 #endif

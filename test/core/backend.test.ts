@@ -9,7 +9,8 @@ describe('backend reporting', () => {
   it('always reports the CPU backend', () => {
     const info = backendInfo();
     expect(info.cpu.available).toBe(true);
-    expect(['avx2', 'scalar']).toContain(info.cpu.isa);
+    expect(['avx512', 'avx2', 'scalar']).toContain(info.cpu.isa);
+    if (info.cpu.avx512) expect(info.cpu.avx2).toBe(true); // each level includes the one below
     expect(info.cpu.threads).toBeGreaterThanOrEqual(1);
   });
 
@@ -78,8 +79,12 @@ describe('backend reporting', () => {
     expect(setNumThreads(1)).toBe(1);
     expect(setNumThreads(0)).toBeGreaterThanOrEqual(1);
     expect(setCpuIsa('scalar')).toBe('scalar');
-    expect(setCpuIsa('auto')).toBe(backendInfo().cpu.avx2 ? 'avx2' : 'scalar');
-    expect(() => setCpuIsa('sse9' as never)).toThrow(LowbitError);
+    const cpu = backendInfo().cpu;
+    if (cpu.avx2) expect(setCpuIsa('avx2')).toBe('avx2');
+    if (cpu.avx512) expect(setCpuIsa('avx512')).toBe('avx512');
+    else expect(() => setCpuIsa('avx512')).toThrow(/avx512 also AVX512F\+AVX512VL/);
+    expect(setCpuIsa('auto')).toBe(cpu.avx512 ? 'avx512' : cpu.avx2 ? 'avx2' : 'scalar');
+    expect(() => setCpuIsa('sse9' as never)).toThrow(/Expected 'auto', 'scalar', 'avx2' or 'avx512'/);
   });
 });
 

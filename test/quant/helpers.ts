@@ -1,10 +1,11 @@
-// Shared helpers of the quant tests: run a body under both CPU kernel paths.
-import { setCpuIsa, backendInfo } from '../../lib/index.js';
+// Shared helpers of the quant tests: run a body under every CPU kernel path this machine has.
+import { setCpuIsa, backendInfo, type CpuIsa } from '../../lib/index.js';
 
 export const HAS_AVX2 = backendInfo().cpu.avx2;
-export const ISAS: ('scalar' | 'avx2')[] = HAS_AVX2 ? ['scalar', 'avx2'] : ['scalar'];
+export const HAS_AVX512 = backendInfo().cpu.avx512;
+export const ISAS: CpuIsa[] = HAS_AVX512 ? ['scalar', 'avx2', 'avx512'] : HAS_AVX2 ? ['scalar', 'avx2'] : ['scalar'];
 
-export function withIsa<T>(isa: 'scalar' | 'avx2' | 'auto', fn: () => T): T {
+export function withIsa<T>(isa: CpuIsa | 'auto', fn: () => T): T {
   setCpuIsa(isa);
   try {
     return fn();

@@ -57,6 +57,7 @@ describe.each(ISAS)('matmul4bit on the %s path', (isa) => {
     ['gemv', 1, 67, 256, 64],
     ['gemv bs32', 1, 33, 96, 32],
     ['small batch', 5, 45, 512, 128],
+    ['batch bs32, M and N off the tile sizes', 12, 19, 160, 32],
     ['batch > panel', 37, 50, 320, 64],
     ['bs 4096', 2, 9, 4096, 4096],
     ['K % bs != 0 (blocks straddle rows)', 3, 11, 100, 64],
@@ -143,7 +144,7 @@ describe('GEMM results do not depend on the path, the thread count, M, or sync/a
   const N = 70, K = 512;
   const w = scaled(N * K, 77, 0.05);
   const x = randn(40 * K, 78);
-  it('scalar == AVX2 == 1 thread == async, and row m of a batch == the same row alone', async () => {
+  it('scalar == AVX2 == AVX-512 == 1 thread == async, and row m of a batch == the same row alone', async () => {
     for (const qt of ['nf4', 'fp4'] as const) {
       const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: qt, blocksize: 64, compressStatistics: true });
       const bias = randn(N, 9);

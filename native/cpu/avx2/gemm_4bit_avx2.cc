@@ -30,6 +30,7 @@
 
 #include <vector>
 
+#include "gemm_4bit_common_avx2.h"
 #include "quant_4bit_avx2.h"
 #include "cpu/quant_common.h"
 
@@ -72,23 +73,9 @@ class Decoder {
   __m256i plane_[4];
 };
 
-// The canonical reduction of ops_quant.h: ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
-inline float reduce8(__m256 acc) {
-  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));  // t_i = a_i + a_{i+4}
-  const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));                                      // u0 = t0+t2, u1 = t1+t3
-  return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)));                             // u0 + u1
-}
-
-inline void finish(const Gemm4bitParams& p, int64_t m, int64_t n, float s) {
-  if (p.bias) s = s + quant::load_f32(p.bias, p.bias_dtype, n);
-  quant::store_f32(p.out, p.out_dtype, m * p.ldc + n, s);
-}
-
-inline int log2_exact(int64_t v) {
-  int s = 0;
-  while ((int64_t(1) << s) < v) ++s;
-  return s;
-}
+using gemm4::finish;
+using gemm4::log2_exact;
+using gemm4::reduce8;
 
 // ---- M == 1: stream R weight rows at a time ------------------------------------------------
 // Rows streamed together by the float32 kernel: each row's single accumulator carries 4
