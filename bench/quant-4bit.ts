@@ -15,7 +15,8 @@
  * Columns: ms per op (median), weight GB/s (packed weight + scales bytes / time, GB = 1e9),
  * % of this machine's measured DRAM read bandwidth at this thread count, GFLOP/s.
  */
-import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState } from '../lib/index.js';
+import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState, backendInfo, setCpuIsa, type CpuIsa } from '../lib/index.js';
+import type { GemvActivations } from '../lib/functional/matmul-4bit.js';
 import { MACHINE, printTable, randn, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { createRequire } from 'node:module';
 import { createSession, runOnce, type Feed, type InitSpec } from './ort.js';
@@ -162,19 +163,26 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
     const dqCopies: [Tensor, QuantState][] = [];
     for (let r = 0; r < rotCopies(dqBytes); r++) dqCopies.push([Tensor.from((packedDq.data as Uint8Array).map((b) => b ^ (r * 0x11)), packedDq.shape, 'uint8'), stateDq]);
 
-    const lowbit = (op: string, cs: [Tensor, QuantState][], bytes: number, int16 = false): Contender => ({
+    // `isa` pins a CPU path for one contender (the AVX2 kernels side by side with AVX-512 ones).
+    const lowbit = (op: string, cs: [Tensor, QuantState][], bytes: number, activations: GemvActivations = 'float32', isa?: CpuIsa): Contender => ({
       op,
       weightBytes: bytes,
       copies: cs.length,
       run: (x: Tensor) => {
-        for (const [p, st] of cs) matmul4bit(x, p, st, null, int16 ? { activations: 'int16' } : {});
+        if (isa) setCpuIsa(isa);
+        try {
+          for (const [p, st] of cs) matmul4bit(x, p, st, null, { activations });
+        } finally {
+          if (isa) setCpuIsa('auto');
+        }
       },
     });
     const contenders: Contender[] = [
       lowbit('lowbit nf4 (fp32 absmax)', copies, bnbBytes),
       lowbit('lowbit nf4 (double quant)', dqCopies, dqBytes),
-      lowbit('lowbit nf4 int16 activations', copies, bnbBytes, true),
     ];
+    if (backendInfo().cpu.avx512) contenders.push(lowbit('lowbit nf4 (avx2 kernels)', copies, bnbBytes, 'float32', 'avx2'));
+    contenders.push(lowbit('lowbit nf4 int16 activations', copies, bnbBytes, 'int16'), lowbit('lowbit nf4 int8 activations', copies, bnbBytes, 'int8'));
     const fp32 = await ortContender('ort MatMul fp32', 'MatMul', '', {}, (r) => [{ name: 'B', type: 'float32', dims: [K, N], data: r === 0 ? w : w.map((v) => v + r * 1e-3) }], K, N, N * K * 4, threads);
     contenders.push(await ortContender('ort MatMulBnb4 nf4', 'MatMulBnb4', 'com.microsoft', { K, N, block_size: 64, quant_type: 1 },
       (r) => [
@@ -195,7 +203,7 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
 
     for (const M of Ms) {
       const x = Tensor.from(randn(M * K, 7 + M), [M, K]);
-      const active = contenders.filter((c) => M === 1 || !c.op.includes('int16'));
+      const active = contenders.filter((c) => M === 1 || !c.op.includes(' activations'));
       // Interleaved rounds (A/B in the same time window, cpu-anchors.md §6): every contender is
       // timed once per round; the reported time is the median over rounds of per-round medians.
       const perRound = new Map<string, number[]>();

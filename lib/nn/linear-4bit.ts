@@ -14,7 +14,7 @@ import type { QuantState, QuantType4bit } from '../core/quant-state.js';
 import { Tensor } from '../core/tensor.js';
 import { assertDType, assertInt, assertOneOf, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
-import { matmul4bit, matmul4bitAsync } from '../functional/matmul-4bit.js';
+import { GEMV_ACTIVATIONS, matmul4bit, matmul4bitAsync, type GemvActivations } from '../functional/matmul-4bit.js';
 import { BLOCKSIZES_4BIT, QUANT_STORAGE_DTYPES, quantize4bit } from '../functional/quantize-4bit.js';
 import { Module } from './module.js';
 
@@ -37,9 +37,10 @@ export interface Linear4bitOptions extends Params4bitOptions {
   computeDtype?: FloatDType;
   /**
    * Activation precision of single-row (decode) forwards, see matmul4bit's `activations`:
-   * 'float32' (default, exact float32 products) or 'int16' (faster GEMV, ~1e-4 relative error).
+   * 'float32' (default, exact float32 products), 'int16' (~1e-4 relative error) or 'int8'
+   * (fastest with AVX-512 VNNI, ~1e-2 relative error); see Matmul4bitOptions.activations.
    */
-  gemvActivations?: 'float32' | 'int16';
+  gemvActivations?: GemvActivations;
 }
 
 /**
@@ -133,8 +134,8 @@ export class Linear4bit extends Module {
   bias: Tensor | null;
   /** The compute dtype in effect (null until fixed, see the module doc). */
   computeDtype: FloatDType | null;
-  /** Activation precision of single-row forwards ('float32' or 'int16'). */
-  gemvActivations: 'float32' | 'int16';
+  /** Activation precision of single-row forwards ('float32', 'int16' or 'int8'). */
+  gemvActivations: GemvActivations;
   #disposed = false;
 
   /**
@@ -150,7 +151,7 @@ export class Linear4bit extends Module {
     this.weight = new Params4bit(opts, op);
     this.computeDtype = opts.computeDtype === undefined ? null : assertOneOf(opts.computeDtype, FLOAT_DTYPES, op, 'computeDtype');
     this.bias = (opts.bias ?? true) ? Tensor.zeros([outFeatures], 'float32') : null;
-    this.gemvActivations = assertOneOf(opts.gemvActivations ?? 'float32', ['float32', 'int16'] as const, op, 'gemvActivations');
+    this.gemvActivations = assertOneOf(opts.gemvActivations ?? 'float32', GEMV_ACTIVATIONS, op, 'gemvActivations');
   }
 
   /**

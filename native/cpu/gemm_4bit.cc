@@ -1,10 +1,11 @@
 // CPU dispatch for the fused 4-bit matmul (ops_quant.h Gemm4bitParams).
 //  - fast path (K % blocksize == 0): output columns split over threads; AVX-512 or AVX2
-//    kernels or the scalar reference on each column range (a column range is a contiguous run of W rows, so
-//    the reference runs on an offset sub-problem).
+//    kernels or the scalar reference on each column range (a column range is a contiguous run
+//    of W rows, so the reference runs on an offset sub-problem). The opt-in single-row modes
+//    (int16 / int8 activations) quantize the row once, then split columns the same way.
 //  - generic path (blocks straddle rows): the reference over ranges of activation rows.
 // Every output element is computed by one task in the canonical order, so results do not
-// depend on the thread count or on the path (scalar and AVX2 agree bit for bit).
+// depend on the thread count or on the path (scalar, AVX2 and AVX-512 agree bit for bit).
 #include <vector>
 
 #include "cpu_features.h"
@@ -13,6 +14,7 @@
 #include "lowbit/ops_quant.h"
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
 #include "avx2/quant_4bit_avx2.h"
+#include "avx2/int8_gemm_vnni.h"
 #include "avx512/quant_4bit_avx512.h"
 #endif
 
@@ -36,6 +38,15 @@ Gemm4bitParams column_range(const Gemm4bitParams& p, int64_t n0, int64_t n1) {
   return c;
 }
 
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+// The single activation row (M == 1) as float32, natural order.
+std::vector<float> row_as_f32(const Gemm4bitParams& p) {
+  std::vector<float> x((size_t)p.K);
+  for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
+  return x;
+}
+#endif
+
 }  // namespace
 
 Status gemm_4bit(const Gemm4bitParams& p) {
@@ -56,11 +67,31 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   // Grain: enough weight bytes per task to amortise the dispatch (about 256 KiB of packed rows).
   const int64_t grain = std::max<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(1, p.K));
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
+  const bool single_row = p.M == 1;
+  const int64_t S = quant::int16_subblock(p.blocksize);
   const Isa isa = active_isa();
-  if (has_avx2_kernels(isa) && p.int16_activations && p.M == 1) {
-    const int64_t S = quant::int16_subblock(p.blocksize);
-    std::vector<float> x((size_t)p.K);
-    for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
+  if (single_row && p.activations == GemvActivations::Int8 && p.K % 64 == 0 && isa == Isa::Avx512 && avx2::int8_vnni_available()) {
+    const std::vector<float> x = row_as_f32(p);
+    std::vector<int8_t> xq((size_t)p.K);
+    std::vector<float> sx((size_t)(p.K / S));
+    if (quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data())) {
+      avx512::Int8Row row;
+      avx512::prepare_int8_row(xq.data(), sx.data(), p.K, S, row);
+      const int64_t unit = avx512::kInt8ColumnUnit, units = (p.N + unit - 1) / unit;
+      parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
+        avx512::gemv_4bit_int8_columns(p, row, u0 * unit, std::min(p.N, u1 * unit));
+      });
+      return Status::ok();
+    }
+    // non-finite activations: the float32 path below (as the reference does)
+  } else if (single_row && p.activations == GemvActivations::Int8) {
+    // No VNNI kernel on this path: the reference gives the Int8 numbers (or float32 ones where
+    // the mode does not apply), so results never depend on the CPU.
+    parallel_for(p.N, grain, [&](int64_t n0, int64_t n1) { ref::gemm_4bit(column_range(p, n0, n1)); });
+    return Status::ok();
+  }
+  if (has_avx2_kernels(isa) && single_row && p.activations == GemvActivations::Int16) {
+    const std::vector<float> x = row_as_f32(p);
     std::vector<int16_t> xq((size_t)p.K), xqp((size_t)p.K);
     std::vector<float> sx((size_t)(p.K / S));
     if (quant::quantize_activation_int16(x.data(), p.K, S, xq.data(), sx.data())) {

@@ -188,7 +188,7 @@ inline float reduce_lanes(const float acc[8]) {
 }
 
 
-// ---- int16-activation single-row mode (Gemm4bitParams::int16_activations) -------------------
+// ---- int16 / int8-activation single-row modes (Gemm4bitParams::activations) ----------------
 inline int64_t int16_subblock(int32_t blocksize) { return blocksize < 64 ? blocksize : 64; }
 inline int int16_lane(int64_t k) {
   const int t = (int)(k & 31);
@@ -223,6 +223,37 @@ inline bool quantize_activation_int16(const float* x, int64_t K, int64_t S, int1
     }
     const float step = amax / 16383.0f;
     sx[b] = step * 0x1p-14f;
+  }
+  return true;
+}
+
+// Int8 mode: lane of k inside its chunk of 64, and the weights as rne(LUT[c] * 127).
+inline int int8_lane(int64_t k) { return (int)((k & 63) >> 3); }
+inline const int8_t* table_4bit_int8(QuantType q) {
+  static const std::array<int8_t, 32> t = [] {
+    std::array<int8_t, 32> a{};
+    for (int i = 0; i < 16; ++i) a[i] = (int8_t)std::nearbyint(table_4bit(QuantType::FP4)[i] * 127.0f);
+    for (int i = 0; i < 16; ++i) a[16 + i] = (int8_t)std::nearbyint(table_4bit(QuantType::NF4)[i] * 127.0f);
+    return a;
+  }();
+  return t.data() + (q == QuantType::NF4 ? 16 : 0);
+}
+
+// Int8 mode: quantizes one activation row (float32, natural order) per sub-block of S values to
+// q in [-127, 127] with sx = f32(amax / 16129) (the activation step amax / 127 times the weight
+// step 1 / 127). Returns false when the row holds NaN or Inf (the caller uses float32).
+// Same rounding trick and compilation constraint as quantize_activation_int16.
+inline bool quantize_activation_int8(const float* x, int64_t K, int64_t S, int8_t* xq, float* sx) {
+  for (int64_t b = 0; b * S < K; ++b) {
+    const int64_t begin = b * S, end = std::min(K, begin + S);
+    const float amax = block_absmax(x, DType::F32, begin, end);
+    if (!(amax < INFINITY)) return false;
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t k = begin; k < end; ++k) {
+      const float t = x[k] * inv;  // |t| <= 127 * (1 + 2^-23): rounds to at most 127
+      xq[k] = (int8_t)((t + 12582912.0f) - 12582912.0f);
+    }
+    sx[b] = amax / 16129.0f;
   }
   return true;
 }

@@ -1,7 +1,7 @@
 // Fused 4-bit GEMV / GEMM: exactness cases, agreement with dequantize-then-matmul, bitsandbytes'
 // consistency ratios, path/thread invariance and the K % blocksize != 0 path.
 import { describe, expect, it } from 'vitest';
-import { Tensor, dequantize4bit, gemv4bit, matmul4bit, matmul4bitAsync, quantize4bit, setNumThreads } from '../../lib/index.js';
+import { LinearNF4, Tensor, dequantize4bit, gemv4bit, matmul4bit, matmul4bitAsync, quantize4bit, setNumThreads } from '../../lib/index.js';
 import { randn, refMatmulT, meanAbsErr } from '../reference/quant-ref.js';
 import { ISAS, hex, withIsa } from './helpers.js';
 
@@ -226,6 +226,79 @@ describe("opt-in int16 activations for single-row products ({ activations: 'int1
     const xi = x.slice(0, K);
     xi[5] = Infinity;
     expect(hex(gemv4bit(xi, p, st, null, { activations: 'int16' }).data)).toBe(hex(gemv4bit(xi, p, st).data));
-    expect(() => gemv4bit(xi, p, st, null, { activations: 'int8' as never })).toThrow(/activations/);
+    expect(() => gemv4bit(xi, p, st, null, { activations: 'int4' as never })).toThrow(/activations/);
+  });
+});
+
+describe("opt-in int8 activations for single-row products ({ activations: 'int8' })", () => {
+  // |y8 - exact| <= sum_k |x^_k - x_k| |w^_k| + |x_k| |w^_k - w_k| with x^ = q * amax / 127 (|x^ - x| <= amax / 254
+  // per sub-block) and w^ = rne(127 LUT) * absmax / 127 (|w^ - w| <= absmax / 254), plus float32 slack.
+  function int8Bound(x: Float32Array, Wd: Float32Array, absmax: Float32Array, n: number, K: number, bs: number): { bound: number; mag: number } {
+    const S = Math.min(bs, 64);
+    let bound = 0, mag = 0;
+    for (let k = 0; k < K; k++) {
+      let amax = 0;
+      const s0 = Math.floor(k / S) * S;
+      for (let j = s0; j < s0 + S; j++) amax = Math.max(amax, Math.abs(x[j]!));
+      const a = absmax[Math.floor((n * K + k) / bs)]!;
+      const w = Wd[n * K + k]!;
+      bound += (amax / 254) * (Math.abs(w) + a / 254) + Math.abs(x[k]!) * (a / 254);
+      mag += Math.abs(x[k]! * w);
+    }
+    return { bound, mag };
+  }
+
+  const cases: [number, number, number][] = [[67, 256, 64], [33, 128, 32], [20, 4096, 4096], [45, 512, 128], [9, 1024, 256]];
+  for (const [N, K, bs] of cases) {
+    for (const qt of ['nf4', 'fp4'] as const) {
+      it(`N ${N} K ${K} bs ${bs} ${qt}: every CPU path gives the same bits, within the analytic int8 error bound`, () => {
+        const w = scaled(N * K, N + K + 2, 1 / Math.sqrt(K));
+        const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: qt, blocksize: bs });
+        const Wd = dequantize4bit(p, st).data as Float32Array;
+        const x = randn(K, K + 5);
+        const bias = randn(N, 6);
+        const results = ISAS.map((isa) => withIsa(isa, () => gemv4bit(Tensor.from(x, [1, K]), p, st, bias, { activations: 'int8' }).data as Float32Array));
+        for (const r of results) expect(hex(r)).toBe(hex(results[0]!));
+        const y8 = results[0]!;
+        const exact = refMatmulT(x, Wd, 1, N, K, bias);
+        let differs = 0;
+        for (let n = 0; n < N; n++) {
+          const { bound, mag } = int8Bound(x, Wd, st.absmax.data as Float32Array, n, K, bs);
+          expect(Math.abs(y8[n]! - exact[n]!)).toBeLessThanOrEqual(bound * 1.001 + K * 2 ** -22 * mag);
+          if (y8[n] !== Math.fround(exact[n]!)) differs++;
+        }
+        expect(differs).toBeGreaterThan(0); // the mode is really on (not the float32 path)
+      });
+    }
+  }
+
+  it("its error stays well below NF4's own quantization error (fc1, dim 512)", () => {
+    const dim = 512, K = dim, N = 4 * dim;
+    const B = scaled(N * K, 15, 1 / Math.sqrt(dim));
+    const A = randn(K, 16);
+    const [p, st] = quantize4bit(Tensor.from(B, [N, K]), { quantType: 'nf4', blocksize: 64 });
+    const exactQ = refMatmulT(A, dequantize4bit(p, st).data as Float32Array, 1, N, K);
+    const full = refMatmulT(A, B, 1, N, K);
+    const y8 = gemv4bit(Tensor.from(A, [1, K]), p, st, null, { activations: 'int8' }).data as Float32Array;
+    let eInt8 = 0, eNf4 = 0;
+    for (let n = 0; n < N; n++) { eInt8 += Math.abs(y8[n]! - exactQ[n]!); eNf4 += Math.abs(exactQ[n]! - full[n]!); }
+    expect(eInt8 / eNf4).toBeLessThan(0.2);
+  });
+
+  it('falls back to the float32 path for NaN / Inf rows, M > 1 and K % 64 != 0; Linear4bit uses it for single rows', () => {
+    const N = 8, K = 128;
+    const [p, st] = quantize4bit(Tensor.from(scaled(N * K, 18, 0.1), [N, K]), { quantType: 'nf4', blocksize: 64 });
+    const x = randn(2 * K, 19);
+    expect(hex(matmul4bit(Tensor.from(x, [2, K]), p, st, null, { activations: 'int8' }).data)).toBe(hex(matmul4bit(Tensor.from(x, [2, K]), p, st).data));
+    const xi = x.slice(0, K);
+    xi[7] = -Infinity;
+    for (const isa of ISAS) withIsa(isa, () => expect(hex(gemv4bit(xi, p, st, null, { activations: 'int8' }).data)).toBe(hex(gemv4bit(xi, p, st).data)));
+    const [p96, st96] = quantize4bit(Tensor.from(scaled(N * 96, 20, 0.1), [N, 96]), { quantType: 'fp4', blocksize: 32 });
+    const x96 = randn(96, 21);
+    expect(hex(gemv4bit(x96, p96, st96, null, { activations: 'int8' }).data)).toBe(hex(gemv4bit(x96, p96, st96).data));
+    const l = LinearNF4.fromFloat(Tensor.from(scaled(N * K, 22, 0.1), [N, K]), null, { gemvActivations: 'int8' });
+    const row = Tensor.from(x.slice(0, K), [1, K]);
+    expect(hex(l.forward(row).data)).toBe(hex(matmul4bit(row, l.weight.data, l.weight.quantState, null, { activations: 'int8' }).data));
+    expect(() => LinearNF4.fromFloat(Tensor.from(scaled(N * K, 22, 0.1), [N, K]), null, { gemvActivations: 'int4' as never })).toThrow(/gemvActivations/);
   });
 });

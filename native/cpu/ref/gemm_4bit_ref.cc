@@ -24,13 +24,15 @@ Status check_gemm_4bit(const Gemm4bitParams& p) {
   if (p.bias) LB_RETURN_IF_ERROR(quant::check_float_dtype(p.bias_dtype, op, "bias"));
   LB_RETURN_IF_ERROR(quant::check_blocksize(p.blocksize, true, op));
   if (!quant::quant_type_ok(p.quant_type)) return invalid_argument("gemm_4bit: unknown quant_type (expected FP4=0 or NF4=1)");
+  if (p.activations != GemvActivations::F32 && p.activations != GemvActivations::Int16 && p.activations != GemvActivations::Int8)
+    return invalid_argument("gemm_4bit: unknown activations mode (expected F32=0, Int16=1 or Int8=2)");
   if (p.M > 0 && p.N > 0 && (!p.out || (p.K > 0 && (!p.a || !p.packed || !p.absmax)))) return invalid_argument("gemm_4bit: null buffer");
   return Status::ok();
 }
 
 namespace {
 
-// Gemm4bitParams::int16_activations for one row (see ops_quant.h); false if A is not finite.
+// GemvActivations::Int16 for one row (see ops_quant.h); false if A is not finite.
 bool gemv_4bit_int16(const Gemm4bitParams& p) {
   const int64_t S = quant::int16_subblock(p.blocksize);
   std::vector<float> x((size_t)p.K);
@@ -59,11 +61,46 @@ bool gemv_4bit_int16(const Gemm4bitParams& p) {
   return true;
 }
 
+// GemvActivations::Int8 for one row (see ops_quant.h); false if A is not finite.
+bool gemv_4bit_int8(const Gemm4bitParams& p) {
+  const int64_t S = quant::int16_subblock(p.blocksize);
+  std::vector<float> x((size_t)p.K);
+  for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
+  std::vector<int8_t> xq((size_t)p.K);
+  std::vector<float> sx((size_t)(p.K / S));
+  if (!quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data())) return false;
+  const int8_t* w8 = quant::table_4bit_int8(p.quant_type);
+  for (int64_t n = 0; n < p.N; ++n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t c = 0; c < p.K; c += 64) {
+      for (int lane = 0; lane < 8; ++lane) {
+        const int64_t k0 = c + 8 * lane;
+        int32_t isum = 0;  // at most 8 * 127 * 127 in magnitude
+        for (int64_t k = k0; k < k0 + 8; ++k) {
+          const int64_t flat = n * p.K + k;
+          const uint8_t byte = p.packed[flat >> 1];
+          const uint8_t code = (flat & 1) ? (byte & 0x0F) : (byte >> 4);
+          isum += (int32_t)xq[k] * (int32_t)w8[code];
+        }
+        const float scale = sx[k0 / S] * p.absmax[(n * p.K + k0) / p.blocksize];
+        acc[lane] = std::fma((float)isum, scale, acc[lane]);
+      }
+    }
+    float s = quant::reduce_lanes(acc);
+    if (p.bias) s = s + quant::load_f32(p.bias, p.bias_dtype, n);
+    quant::store_f32(p.out, p.out_dtype, n, s);
+  }
+  return true;
+}
+
 }  // namespace
 
 Status gemm_4bit(const Gemm4bitParams& p) {
   LB_RETURN_IF_ERROR(check_gemm_4bit(p));
-  if (p.int16_activations && p.M == 1 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0 && gemv_4bit_int16(p)) return Status::ok();
+  if (p.M == 1 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0) {
+    if (p.activations == GemvActivations::Int16 && gemv_4bit_int16(p)) return Status::ok();
+    if (p.activations == GemvActivations::Int8 && p.K % 64 == 0 && gemv_4bit_int8(p)) return Status::ok();
+  }
   const float* lut = quant::table_4bit(p.quant_type);
   const int64_t groups = (p.K + 7) / 8;
   for (int64_t m = 0; m < p.M; ++m) {
