@@ -195,67 +195,56 @@ inline int int16_lane(int64_t k) {
   return 4 * (t & 1) + ((t >> 2) & 3);
 }
 
-// Weights as int16: rne(LUT[c] * 2^14), derived from the table.
+// The table as integers rne(LUT[c] * scale) for the int16 (scale 2^14) and int8 (scale 127)
+// modes: entries [0, 16) FP4, [16, 32) NF4.
+template <typename T>
+inline std::array<T, 32> integer_tables(float scale) {
+  std::array<T, 32> a{};
+  for (int i = 0; i < 16; ++i) a[i] = (T)std::nearbyint(table_4bit(QuantType::FP4)[i] * scale);
+  for (int i = 0; i < 16; ++i) a[16 + i] = (T)std::nearbyint(table_4bit(QuantType::NF4)[i] * scale);
+  return a;
+}
 inline const int16_t* table_4bit_int16(QuantType q) {
-  static const std::array<int16_t, 32> t = [] {
-    std::array<int16_t, 32> a{};
-    for (int i = 0; i < 16; ++i) a[i] = (int16_t)std::nearbyint(table_4bit(QuantType::FP4)[i] * 16384.0f);
-    for (int i = 0; i < 16; ++i) a[16 + i] = (int16_t)std::nearbyint(table_4bit(QuantType::NF4)[i] * 16384.0f);
-    return a;
-  }();
+  static const std::array<int16_t, 32> t = integer_tables<int16_t>(16384.0f);
   return t.data() + (q == QuantType::NF4 ? 16 : 0);
 }
 
-// Quantizes one activation row (float32, natural order) per sub-block of S values. Returns false
-// (and the caller uses the float32 path) when the row holds NaN or Inf.
-inline bool quantize_activation_int16(const float* x, int64_t K, int64_t S, int16_t* xq, float* sx) {
+// Quantizes one activation row (float32, natural order) per sub-block of S values to
+// q = rne(x * f32(qmax / amax)) (0 when amax == 0) and sx[b] = step(amax). Returns false (and the
+// caller uses the float32 path) when the row holds NaN or Inf.
+template <typename Q, typename Step>
+inline bool quantize_activation_row(const float* x, int64_t K, int64_t S, float qmax, Step step, Q* xq, float* sx) {
   for (int64_t b = 0; b * S < K; ++b) {
     const int64_t begin = b * S, end = std::min(K, begin + S);
     const float amax = block_absmax(x, DType::F32, begin, end);
     if (!(amax < INFINITY)) return false;  // Inf or NaN in the sub-block
-    const float inv = amax > 0.0f ? 16383.0f / amax : 0.0f;
-    // rne(t) for |t| <= 16384 by adding and removing 1.5 * 2^23 (exact, no libm call); this file
-    // is only compiled into baseline (non-FMA) units, so t is rounded before the add.
+    const float inv = amax > 0.0f ? qmax / amax : 0.0f;
+    // rne(t) for |t| <= qmax * (1 + 2^-23) by adding and removing 1.5 * 2^23 (exact, no libm
+    // call); this file is only compiled into baseline (non-FMA) units, so t is rounded before the add.
     for (int64_t k = begin; k < end; ++k) {
       const float t = x[k] * inv;
-      const float r = (t + 12582912.0f) - 12582912.0f;
-      xq[k] = (int16_t)r;
+      xq[k] = (Q)((t + 12582912.0f) - 12582912.0f);
     }
-    const float step = amax / 16383.0f;
-    sx[b] = step * 0x1p-14f;
+    sx[b] = step(amax);
   }
   return true;
 }
 
-// Int8 mode: lane of k inside its chunk of 64, and the weights as rne(LUT[c] * 127).
-inline int int8_lane(int64_t k) { return (int)((k & 63) >> 3); }
+// Int16 mode: q in [-16383, 16383], sx = f32(amax / 16383) * 2^-14 (the weight step).
+inline bool quantize_activation_int16(const float* x, int64_t K, int64_t S, int16_t* xq, float* sx) {
+  return quantize_activation_row(x, K, S, 16383.0f, [](float amax) { return (amax / 16383.0f) * 0x1p-14f; }, xq, sx);
+}
+
+// Int8 mode: the weights as rne(LUT[c] * 127).
 inline const int8_t* table_4bit_int8(QuantType q) {
-  static const std::array<int8_t, 32> t = [] {
-    std::array<int8_t, 32> a{};
-    for (int i = 0; i < 16; ++i) a[i] = (int8_t)std::nearbyint(table_4bit(QuantType::FP4)[i] * 127.0f);
-    for (int i = 0; i < 16; ++i) a[16 + i] = (int8_t)std::nearbyint(table_4bit(QuantType::NF4)[i] * 127.0f);
-    return a;
-  }();
+  static const std::array<int8_t, 32> t = integer_tables<int8_t>(127.0f);
   return t.data() + (q == QuantType::NF4 ? 16 : 0);
 }
 
-// Int8 mode: quantizes one activation row (float32, natural order) per sub-block of S values to
-// q in [-127, 127] with sx = f32(amax / 16129) (the activation step amax / 127 times the weight
-// step 1 / 127). Returns false when the row holds NaN or Inf (the caller uses float32).
-// Same rounding trick and compilation constraint as quantize_activation_int16.
+// Int8 mode: q in [-127, 127], sx = f32(amax / 16129) (the activation step amax / 127 times the
+// weight step 1 / 127, in one division).
 inline bool quantize_activation_int8(const float* x, int64_t K, int64_t S, int8_t* xq, float* sx) {
-  for (int64_t b = 0; b * S < K; ++b) {
-    const int64_t begin = b * S, end = std::min(K, begin + S);
-    const float amax = block_absmax(x, DType::F32, begin, end);
-    if (!(amax < INFINITY)) return false;
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (int64_t k = begin; k < end; ++k) {
-      const float t = x[k] * inv;  // |t| <= 127 * (1 + 2^-23): rounds to at most 127
-      xq[k] = (int8_t)((t + 12582912.0f) - 12582912.0f);
-    }
-    sx[b] = amax / 16129.0f;
-  }
-  return true;
+  return quantize_activation_row(x, K, S, 127.0f, [](float amax) { return amax / 16129.0f; }, xq, sx);
 }
 
 // ---- argument checks shared by every CPU entry point (return a Status, never throw) ---------

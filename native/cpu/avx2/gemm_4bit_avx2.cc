@@ -98,31 +98,25 @@ inline __m256 gemv_chunk(const Decoder& dec, const uint8_t* src, __m256 scale, c
 
 template <int R>
 __attribute__((noinline)) void gemv_rows(const Gemm4bitParams& p, const Decoder& dec, const float* xp, int64_t n) {
-  const int64_t row_bytes = p.K / 2, chunks = p.K / 32;
+  const int64_t chunks = p.K / 32;
   // The R rows of a group are adjacent in memory and read in lockstep, so the same position in
   // the NEXT group (R rows further) is the next data each stream needs that is not in flight.
-  const int64_t prefetch_ahead = R * row_bytes;
-  const int shift = log2_exact(p.blocksize);
-  const int64_t blocks_per_row = p.K >> shift;
-  const uint8_t* rows[R];
-  const float* scales[R];
+  const int64_t prefetch_ahead = R * (p.K / 2);
+  const gemm4::WeightRows<R> wrows(p, n);
+  const int shift = wrows.shift;
   __m256 acc[R];
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    rows[r] = p.packed + (n + r) * row_bytes;
-    scales[r] = p.absmax + (n + r) * blocks_per_row;
-    acc[r] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   int64_t c = 0;
   for (; c < chunks; ++c) {
     const float* x = xp + 32 * c;
     const int64_t blk = (32 * c) >> shift;
     if ((c & 3) == 0) {
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + 16 * c + prefetch_ahead), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(wrows.bytes[r] + 16 * c + prefetch_ahead), _MM_HINT_T0);
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) acc[r] = gemv_chunk(dec, rows[r] + 16 * c, _mm256_broadcast_ss(scales[r] + blk), x, acc[r]);
+    for (int r = 0; r < R; ++r) acc[r] = gemv_chunk(dec, wrows.bytes[r] + 16 * c, _mm256_broadcast_ss(wrows.absmax[r] + blk), x, acc[r]);
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) finish(p, 0, n + r, reduce8(acc[r]));
@@ -264,20 +258,13 @@ constexpr int kInt16Rows = 2;
 
 template <int R>
 __attribute__((noinline)) void gemv_int16_rows(const Gemm4bitParams& p, const Int16Decoder& dec, const int16_t* xqp, const float* sx, int64_t n) {
-  const int64_t row_bytes = p.K / 2;
-  const int64_t prefetch_ahead = R * row_bytes;  // the same position in the next row group
+  const int64_t prefetch_ahead = R * (p.K / 2);  // the same position in the next row group
   const int64_t S = quant::int16_subblock(p.blocksize);
-  const int shift = log2_exact(p.blocksize);
-  const int64_t blocks_per_row = p.K >> shift;
-  const uint8_t* rows[R];
-  const float* scales[R];
+  const gemm4::WeightRows<R> wrows(p, n);
+  const int shift = wrows.shift;
   __m256 acc[R];
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    rows[r] = p.packed + (n + r) * row_bytes;
-    scales[r] = p.absmax + (n + r) * blocks_per_row;
-    acc[r] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb * S < p.K; ++sb) {
     __m256i isum[R];
 #pragma GCC unroll 4
@@ -287,16 +274,16 @@ __attribute__((noinline)) void gemv_int16_rows(const Gemm4bitParams& p, const In
       const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xqp + 32 * c + 16));
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
-        if ((c & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + 16 * c + prefetch_ahead), _MM_HINT_T0);
+        if ((c & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(wrows.bytes[r] + 16 * c + prefetch_ahead), _MM_HINT_T0);
         __m256i w0, w1;
-        dec.decode32(rows[r] + 16 * c, w0, w1);
+        dec.decode32(wrows.bytes[r] + 16 * c, w0, w1);
         isum[r] = _mm256_add_epi32(isum[r], _mm256_add_epi32(_mm256_madd_epi16(x0, w0), _mm256_madd_epi16(x1, w1)));
       }
     }
     const int64_t blk = (sb * S) >> shift;
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const float scale = sx[sb] * scales[r][blk];
+      const float scale = sx[sb] * wrows.absmax[r][blk];
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(scale), acc[r]);
     }
   }

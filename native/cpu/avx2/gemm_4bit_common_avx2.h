@@ -34,5 +34,23 @@ inline int log2_exact(int64_t v) {
   return s;
 }
 
+// R consecutive weight rows from row n on the fast path (K % blocksize == 0, so rows start on
+// byte and block boundaries): bytes[r] is row n + r of the packed weight, absmax[r][k >> shift]
+// the scale of its element k.
+template <int R>
+struct WeightRows {
+  const uint8_t* bytes[R];
+  const float* absmax[R];
+  int shift;
+  WeightRows(const Gemm4bitParams& p, int64_t n) : shift(log2_exact(p.blocksize)) {
+    const int64_t blocks_per_row = p.K >> shift;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      bytes[r] = p.packed + (n + r) * (p.K / 2);
+      absmax[r] = p.absmax + (n + r) * blocks_per_row;
+    }
+  }
+};
+
 }  // namespace
 }  // namespace lb::cpu::gemm4

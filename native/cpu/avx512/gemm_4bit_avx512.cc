@@ -79,37 +79,30 @@ __attribute__((noinline)) void gemv_rows(const Gemm4bitParams& p, const float* x
   const float* lut = quant::table_4bit(p.quant_type);
   const __m256 lut_lo = _mm256_loadu_ps(lut), lut_hi = _mm256_loadu_ps(lut + 8);
   const __m256i shifts = code_shifts();
-  const int64_t row_bytes = p.K / 2;
-  const int shift = log2_exact(p.blocksize);
-  const int64_t blocks_per_row = p.K >> shift;
   // The R rows are adjacent and read in lockstep: the same offset R rows further is the next
   // data each stream needs that is not yet in flight. Prefetched into L2, not L1: R rows of
   // 4096 weights ahead are 16 KiB, and L1 also holds the current rows and the activations
   // (an L1 prefetch there measured ~10 % slower on Zen 4).
-  const int64_t prefetch_ahead = R * row_bytes;
-  const uint8_t* rows[R];
-  const float* scales[R];
+  const int64_t prefetch_ahead = R * (p.K / 2);
+  const gemm4::WeightRows<R> wrows(p, n);
+  const int shift = wrows.shift;
   __m256 acc[R];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    rows[r] = p.packed + (n + r) * row_bytes;
-    scales[r] = p.absmax + (n + r) * blocks_per_row;
-    acc[r] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t k0 = 0; k0 < p.K; k0 += 8 * G) {
     const int64_t blk = k0 >> shift;
     RowTable t[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      t[r] = row_table(lut_lo, lut_hi, scales[r] + blk);
-      if ((k0 & 127) == 0) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + k0 / 2 + prefetch_ahead), _MM_HINT_T1);
+      t[r] = row_table(lut_lo, lut_hi, wrows.absmax[r] + blk);
+      if ((k0 & 127) == 0) _mm_prefetch(reinterpret_cast<const char*>(wrows.bytes[r] + k0 / 2 + prefetch_ahead), _MM_HINT_T1);
     }
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
       __m256 x = _mm256_loadu_ps(xp + k0 + 8 * g);
       pin(x);
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(x, decode_group(rows[r] + k0 / 2 + 4 * g, shifts, t[r]), acc[r]);
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(x, decode_group(wrows.bytes[r] + k0 / 2 + 4 * g, shifts, t[r]), acc[r]);
     }
   }
 #pragma GCC unroll 8
@@ -121,18 +114,10 @@ __attribute__((noinline)) void gemm_tile(const Gemm4bitParams& p, const float* x
   const float* lut = quant::table_4bit(p.quant_type);
   const __m256 lut_lo = _mm256_loadu_ps(lut), lut_hi = _mm256_loadu_ps(lut + 8);
   const __m256i shifts = code_shifts();
-  const int64_t row_bytes = p.K / 2;
-  const int shift = log2_exact(p.blocksize);
-  const int64_t blocks_per_row = p.K >> shift;
-  const uint8_t* rows[R];
-  const float* scales[R];
+  const gemm4::WeightRows<R> wrows(p, n);
+  const int shift = wrows.shift;
   const float* x_rows[MR];
   __m256 acc[MR][R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    rows[r] = p.packed + (n + r) * row_bytes;
-    scales[r] = p.absmax + (n + r) * blocks_per_row;
-  }
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
     x_rows[m] = xp + (m0 + m) * p.K;
@@ -143,12 +128,12 @@ __attribute__((noinline)) void gemm_tile(const Gemm4bitParams& p, const float* x
     const int64_t blk = k0 >> shift;
     RowTable t[R];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) t[r] = row_table(lut_lo, lut_hi, scales[r] + blk);
+    for (int r = 0; r < R; ++r) t[r] = row_table(lut_lo, lut_hi, wrows.absmax[r] + blk);
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
       __m256 w[R];
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) w[r] = decode_group(rows[r] + k0 / 2 + 4 * g, shifts, t[r]);
+      for (int r = 0; r < R; ++r) w[r] = decode_group(wrows.bytes[r] + k0 / 2 + 4 * g, shifts, t[r]);
 #pragma GCC unroll 8
       for (int m = 0; m < MR; ++m) {
         __m256 x = _mm256_loadu_ps(x_rows[m] + k0 + 8 * g);

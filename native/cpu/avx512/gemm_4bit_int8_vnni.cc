@@ -65,19 +65,12 @@ __attribute__((noinline)) void gemv_int8_rows(const Gemm4bitParams& p, const Int
   for (int c = 0; c < 16; ++c) table_u8[c] = (uint8_t)(w8[c] + 128);
   const __m256i table = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table_u8)));
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const int64_t row_bytes = p.K / 2;
-  const int shift = log2_exact(p.blocksize);
-  const int64_t blocks_per_row = p.K >> shift;
-  const int64_t prefetch_ahead = R * row_bytes;  // same offset in the next row group, into L2
-  const uint8_t* rows[R];
-  const float* scales[R];
+  const int64_t prefetch_ahead = R * (p.K / 2);  // same offset in the next row group, into L2
+  const gemm4::WeightRows<R> wrows(p, n);
+  const int shift = wrows.shift;
   __m256 acc[R];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    rows[r] = p.packed + (n + r) * row_bytes;
-    scales[r] = p.absmax + (n + r) * blocks_per_row;
-    acc[r] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t c = 0; c < p.K / 64; ++c) {
     const __m256i xe = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.xeo.data() + 64 * c));
     const __m256i xo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.xeo.data() + 64 * c + 32));
@@ -85,7 +78,7 @@ __attribute__((noinline)) void gemv_int8_rows(const Gemm4bitParams& p, const Int
     const __m256 sxv = _mm256_loadu_ps(row.sxv.data() + 8 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const uint8_t* src = rows[r] + 32 * c;
+      const uint8_t* src = wrows.bytes[r] + 32 * c;
       if ((c & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(src + prefetch_ahead), _MM_HINT_T1);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
       const __m256i wh = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
@@ -93,9 +86,9 @@ __attribute__((noinline)) void gemv_int8_rows(const Gemm4bitParams& p, const Int
       const __m256i isum = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(neg_corr, wh, xe), wl, xo);
       __m256 absmax;
       if constexpr (kBlocksize32) {
-        absmax = _mm256_set_m128(_mm_broadcast_ss(scales[r] + 2 * c + 1), _mm_broadcast_ss(scales[r] + 2 * c));
+        absmax = _mm256_set_m128(_mm_broadcast_ss(wrows.absmax[r] + 2 * c + 1), _mm_broadcast_ss(wrows.absmax[r] + 2 * c));
       } else {
-        absmax = _mm256_broadcast_ss(scales[r] + ((64 * c) >> shift));
+        absmax = _mm256_broadcast_ss(wrows.absmax[r] + ((64 * c) >> shift));
       }
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(sxv, absmax), acc[r]);
     }
