@@ -65,6 +65,18 @@ export async function timeItAsync(fn: () => Promise<unknown>, opts: TimeOptions 
   return summarise(samples);
 }
 
+/**
+ * Idle gap before timing the next contender. onnxruntime's intra-op workers keep spinning for
+ * tens of milliseconds after a run (measured here: an M = 32 lowbit GEMM timed right after an
+ * onnxruntime run was 25-35 % slower than after a 100 ms pause, and a 30 ms pause was not
+ * enough); lowbit's own workers spin for up to 1 ms. Without the gap whoever runs after another
+ * library's session shares the cores with its spinning threads.
+ */
+export const SETTLE_MS = 150;
+export function settle(ms = SETTLE_MS): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export function printTable(title: string, rows: Record<string, string | number>[]): void {
   console.log(`\n${title}`);
   if (rows.length === 0) {

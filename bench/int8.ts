@@ -24,7 +24,7 @@
 import { Linear8bitLt, Tensor, int8LinearMatmul } from '../lib/index.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { MACHINE, printTable, randn, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
+import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { buildSingleNodeModel, createSession, runOnce, type Feed, type InitSpec, type OnnxType } from './ort.js';
 
 const MIN_ROT_BYTES = 160 * 1024 * 1024;
@@ -255,10 +255,14 @@ async function headToHead(args: BenchArgs, shapes: [number, number][]): Promise<
       const fpFeeds: Record<string, Feed> = { A: { type: 'float32', data: x.data as Float32Array, dims: [M, K] } };
       const r = { gemm: [] as number[], ort: [] as number[], f0: [] as number[], f6: [] as number[], fp: [] as number[] };
       for (let round = 0; round < ROUNDS; round++) {
+        await settle();
         r.gemm.push(timeIt(() => int8LinearMatmul(A, B), opts).medianMs);
+        await settle();
         r.ort.push((await timeItAsync(() => runOnce(u8Session, u8Feeds), opts)).medianMs);
+        await settle();
         r.f0.push(timeIt(() => t0.forward(x), opts).medianMs);
         r.f6.push(timeIt(() => t6.forward(x), opts).medianMs);
+        await settle();
         if (fpSession) r.fp.push((await timeItAsync(() => runOnce(fpSession, fpFeeds), opts)).medianMs);
       }
       await u8Session.release();

@@ -17,7 +17,7 @@
  */
 import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState, backendInfo, setCpuIsa, type CpuIsa } from '../lib/index.js';
 import type { GemvActivations } from '../lib/functional/matmul-4bit.js';
-import { MACHINE, printTable, randn, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
+import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { createRequire } from 'node:module';
 import { createSession, runOnce, type Feed, type InitSpec } from './ort.js';
 
@@ -209,6 +209,7 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
       const perRound = new Map<string, number[]>();
       for (let round = 0; round < rounds; round++) {
         for (const c of active) {
+          await settle();
           const sync = c.release === undefined;
           const opts = { minTimeMs: args.quick ? 120 : 200, warmup: round === 0 ? 1 : 0, minIters: 2, maxIters: 20 };
           const t = sync ? timeIt(() => c.run(x), opts) : await timeItAsync(async () => { await c.run(x); }, opts);
