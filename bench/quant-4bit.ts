@@ -15,8 +15,7 @@
  * Columns: ms per op (median), weight GB/s (packed weight + scales bytes / time, GB = 1e9),
  * % of this machine's measured DRAM read bandwidth at this thread count, GFLOP/s.
  */
-import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState, backendInfo, setCpuIsa, type CpuIsa } from '../lib/index.js';
-import type { GemvActivations } from '../lib/functional/matmul-4bit.js';
+import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState, backendInfo, setCpuIsa, type CpuIsa, type MatmulActivations } from '../lib/index.js';
 import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { createRequire } from 'node:module';
 import { createSession, runOnce, type Feed, type InitSpec } from './ort.js';
@@ -164,7 +163,7 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
     for (let r = 0; r < rotCopies(dqBytes); r++) dqCopies.push([Tensor.from((packedDq.data as Uint8Array).map((b) => b ^ (r * 0x11)), packedDq.shape, 'uint8'), stateDq]);
 
     // `isa` pins a CPU path for one contender (the AVX2 kernels side by side with AVX-512 ones).
-    const lowbit = (op: string, cs: [Tensor, QuantState][], bytes: number, activations: GemvActivations = 'float32', isa?: CpuIsa): Contender => ({
+    const lowbit = (op: string, cs: [Tensor, QuantState][], bytes: number, activations: MatmulActivations = 'float32', isa?: CpuIsa): Contender => ({
       op,
       weightBytes: bytes,
       copies: cs.length,
@@ -203,7 +202,7 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
 
     for (const M of Ms) {
       const x = Tensor.from(randn(M * K, 7 + M), [M, K]);
-      const active = contenders.filter((c) => M === 1 || !c.op.includes(' activations'));
+      const active = contenders.filter((c) => M === 1 || !c.op.includes('int16'));
       // Interleaved rounds (A/B in the same time window, cpu-anchors.md §6): every contender is
       // timed once per round; the reported time is the median over rounds of per-round medians.
       const perRound = new Map<string, number[]>();

@@ -12,24 +12,28 @@ import type { Tensor } from '../core/tensor.js';
 import { assertDType, assertOneOf, assertSameDevice, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { check4bitState } from './quantize-4bit.js';
 
-/** Activation precisions of single-row products (Matmul4bitOptions.activations). */
-export const GEMV_ACTIVATIONS = ['float32', 'int16', 'int8'] as const;
-export type GemvActivations = (typeof GEMV_ACTIVATIONS)[number];
+/** Activation precisions of the fused product (Matmul4bitOptions.activations). */
+export const MATMUL_ACTIVATIONS = ['float32', 'int16', 'int8'] as const;
+export type MatmulActivations = (typeof MATMUL_ACTIVATIONS)[number];
 
 export interface Matmul4bitOptions {
   /**
-   * Activation precision of single-row products (M = 1). 'float32' (default): the exact float32
-   * products of the dequantized weight. 'int16': the row is quantized to int16 per 64 values
-   * (32 for blocksize 32) and the weight table to round(value * 2^14); products are summed
-   * exactly in int32 per sub-block and accumulated in float32. About 2.5x less work per weight;
-   * relative error about 1e-4 of the row norm (NF4 itself is ~1e-1). 'int8': the same
-   * sub-blocks quantized to int8 and the table to round(value * 127), summed exactly in int32
-   * per 8 values (AVX-512 VNNI where the CPU has it; the same numbers elsewhere, slower); about
-   * 3x less work per weight than float32, error about 1e-2 of the row norm, still ~10x below
-   * NF4's own. Rows with NaN/Inf, M > 1 and K % blocksize != 0 (int8: also K % 64 != 0) always
-   * use float32.
+   * Activation precision. 'float32' (default): the exact float32 products of the dequantized
+   * weight, in one fixed order (every CPU path, thread count and batch size gives the same bits).
+   * Two opt-in faster modes, each again the same bits on every path:
+   * - 'int16' (single-row products, M = 1): the row is quantized to int16 per 64 values (32 for
+   *   blocksize 32) and the weight table to round(value * 2^14); products are summed exactly in
+   *   int32 per sub-block and accumulated in float32. Relative error about 1e-4 of the output.
+   * - 'int8' (any number of rows, each quantized on its own, so a row gives the same result
+   *   alone or in a batch): the same sub-blocks quantized to int8 and the table to
+   *   round(value * 127), summed exactly in int32 per 8 values. With AVX-512 VNNI
+   *   (backendInfo().cpu.int8Vnni) the fastest mode (decode GEMV at the memory bandwidth, M = 8..32
+   *   about 2x the float32 path); elsewhere a portable loop gives the same numbers, slower than
+   *   float32. Error about 1e-2 of the output, under a fifth of NF4's own quantization error.
+   * Where a mode does not apply the float32 path is used: rows with NaN/Inf, K % blocksize != 0,
+   * 'int16' with M > 1, 'int8' with K % 64 != 0.
    */
-  activations?: GemvActivations;
+  activations?: MatmulActivations;
 }
 
 interface Prepared {
@@ -63,8 +67,8 @@ function prepare(op: string, input: TensorInput, packed: TensorInput, state: Qua
     a: A, aDtype: DTYPE_CODE[A.dtype], packed: P, absmax: state.absmaxFloat32(), M, N, K,
     blocksize: state.blocksize, quantType: QUANT_TYPE_CODE[state.quantType as QuantType4bit], out, outDtype: DTYPE_CODE[A.dtype],
   };
-  const activations = assertOneOf(opts.activations ?? 'float32', GEMV_ACTIVATIONS, op, 'activations');
-  if (activations !== 'float32') args.activations = activations === 'int16' ? 1 : 2; // GemvActivations in ops_quant.h
+  const activations = assertOneOf(opts.activations ?? 'float32', MATMUL_ACTIVATIONS, op, 'activations');
+  if (activations !== 'float32') args.activations = activations === 'int16' ? 1 : 2; // MatmulActivations in ops_quant.h
   if (B) {
     args.bias = B;
     args.biasDtype = DTYPE_CODE[B.dtype];

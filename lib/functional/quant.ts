@@ -12,4 +12,4 @@ export {
   type Quantize4bitOptions,
 } from './quantize-4bit.js';
 export { BLOCKSIZES_8BIT, dequantizeBlockwise, quantizeBlockwise, type QuantizeBlockwiseOptions } from './quantize-blockwise.js';
-export { gemv4bit, gemv4bitAsync, matmul4bit, matmul4bitAsync, type Matmul4bitOptions } from './matmul-4bit.js';
+export { MATMUL_ACTIVATIONS, gemv4bit, gemv4bitAsync, matmul4bit, matmul4bitAsync, type MatmulActivations, type Matmul4bitOptions } from './matmul-4bit.js';

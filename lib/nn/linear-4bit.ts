@@ -14,7 +14,7 @@ import type { QuantState, QuantType4bit } from '../core/quant-state.js';
 import { Tensor } from '../core/tensor.js';
 import { assertDType, assertInt, assertOneOf, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
-import { GEMV_ACTIVATIONS, matmul4bit, matmul4bitAsync, type GemvActivations } from '../functional/matmul-4bit.js';
+import { MATMUL_ACTIVATIONS, matmul4bit, matmul4bitAsync, type MatmulActivations } from '../functional/matmul-4bit.js';
 import { BLOCKSIZES_4BIT, QUANT_STORAGE_DTYPES, quantize4bit } from '../functional/quantize-4bit.js';
 import { Module } from './module.js';
 
@@ -36,11 +36,11 @@ export interface Linear4bitOptions extends Params4bitOptions {
   /** dtype inputs are cast to for the product (default: see the module doc). */
   computeDtype?: FloatDType;
   /**
-   * Activation precision of single-row (decode) forwards, see matmul4bit's `activations`:
-   * 'float32' (default, exact float32 products), 'int16' (~1e-4 relative error) or 'int8'
-   * (fastest with AVX-512 VNNI, ~1e-2 relative error); see Matmul4bitOptions.activations.
+   * Activation precision of the forward, see Matmul4bitOptions.activations: 'float32' (default,
+   * exact float32 products), 'int16' (single-row forwards, ~1e-4 relative error) or 'int8'
+   * (any batch, fastest with AVX-512 VNNI, ~1e-2 relative error).
    */
-  gemvActivations?: GemvActivations;
+  activations?: MatmulActivations;
 }
 
 /**
@@ -134,8 +134,8 @@ export class Linear4bit extends Module {
   bias: Tensor | null;
   /** The compute dtype in effect (null until fixed, see the module doc). */
   computeDtype: FloatDType | null;
-  /** Activation precision of single-row forwards ('float32', 'int16' or 'int8'). */
-  gemvActivations: GemvActivations;
+  /** Activation precision of the forward ('float32', 'int16' or 'int8'; Linear4bitOptions.activations). */
+  activations: MatmulActivations;
   #disposed = false;
 
   /**
@@ -151,7 +151,7 @@ export class Linear4bit extends Module {
     this.weight = new Params4bit(opts, op);
     this.computeDtype = opts.computeDtype === undefined ? null : assertOneOf(opts.computeDtype, FLOAT_DTYPES, op, 'computeDtype');
     this.bias = (opts.bias ?? true) ? Tensor.zeros([outFeatures], 'float32') : null;
-    this.gemvActivations = assertOneOf(opts.gemvActivations ?? 'float32', GEMV_ACTIVATIONS, op, 'gemvActivations');
+    this.activations = assertOneOf(opts.activations ?? 'float32', MATMUL_ACTIVATIONS, op, 'activations');
   }
 
   /**
@@ -216,7 +216,7 @@ export class Linear4bit extends Module {
   forward(input: TensorInput): Tensor {
     const op = `${this.constructor.name}.forward`;
     const { x, xd, bias } = this.#prepare(op, input);
-    const y = matmul4bit(x, this.weight.data, this.weight.quantState, bias, { activations: this.gemvActivations });
+    const y = matmul4bit(x, this.weight.data, this.weight.quantState, bias, { activations: this.activations });
     return y.toDType(xd);
   }
 
@@ -224,7 +224,7 @@ export class Linear4bit extends Module {
   override async forwardAsync(input: TensorInput): Promise<Tensor> {
     const op = `${this.constructor.name}.forwardAsync`;
     const { x, xd, bias } = this.#prepare(op, input);
-    const y = await matmul4bitAsync(x, this.weight.data, this.weight.quantState, bias, { activations: this.gemvActivations });
+    const y = await matmul4bitAsync(x, this.weight.data, this.weight.quantState, bias, { activations: this.activations });
     return y.toDType(xd);
   }
 

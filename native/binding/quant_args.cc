@@ -103,7 +103,7 @@ Gemm4bitParams read_gemm_4bit(Napi::Env env, const Napi::Object& o, Operands& op
   p.out_dtype = get_float_dtype(env, o, "outDtype", op);
   p.blocksize = (int32_t)get_int(o, "blocksize", op, 32, 4096);
   p.quant_type = get_quant_type(o, op);
-  p.activations = static_cast<GemvActivations>(get_int_or(o, "activations", op, 0, 2, 0));  // F32, Int16, Int8
+  p.activations = static_cast<MatmulActivations>(get_int_or(o, "activations", op, 0, 2, 0));  // F32, Int16, Int8
   const double nk = (double)p.N * (double)p.K, mk = (double)p.M * (double)p.K;
   if (nk > (double)kMaxElements || mk > (double)kMaxElements || (double)p.M * (double)p.ldc > (double)kMaxElements) {
     throw_error(env, "LOWBIT_E_SHAPE", "gemm4bit: M, N, K too large");

@@ -6,6 +6,7 @@
 //  - generic path (blocks straddle rows): the reference over ranges of activation rows.
 // Every output element is computed by one task in the canonical order, so results do not
 // depend on the thread count or on the path (scalar, AVX2 and AVX-512 agree bit for bit).
+#include <algorithm>
 #include <vector>
 
 #include "cpu_features.h"
@@ -39,6 +40,51 @@ Gemm4bitParams column_range(const Gemm4bitParams& p, int64_t n0, int64_t n1) {
 }
 
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
+// MatmulActivations::Int8 with the VNNI kernel: every activation row quantized on its own (rows
+// in parallel); rows holding NaN/Inf are left out and computed on the float32 path afterwards,
+// as the reference does.
+Status gemm_int8_vnni(const Gemm4bitParams& p, int64_t S, int64_t grain) {
+  avx512::Int8Rows rows(p.M, p.K);
+  std::vector<uint8_t> finite((size_t)p.M);
+  parallel_for(p.M, std::max<int64_t>(1, 16384 / p.K), [&](int64_t m0, int64_t m1) {
+    std::vector<float> x((size_t)p.K), sx((size_t)(p.K / S));
+    std::vector<int8_t> xq((size_t)p.K);
+    for (int64_t m = m0; m < m1; ++m) {
+      for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, m * p.K + k);
+      finite[m] = quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data());
+      if (finite[m]) avx512::set_int8_row(xq.data(), sx.data(), S, m, m, rows);
+    }
+  });
+  const avx512::Int8Rows* use = &rows;
+  avx512::Int8Rows compact(0, p.K);
+  const int64_t good = std::count(finite.begin(), finite.end(), 1);
+  if (good < p.M) {  // rare: drop the non-finite rows' slots
+    compact = avx512::Int8Rows(good, p.K);
+    for (int64_t m = 0, r = 0; m < p.M; ++m) {
+      if (!finite[m]) continue;
+      std::copy_n(rows.xeo.begin() + m * p.K, p.K, compact.xeo.begin() + r * p.K);
+      std::copy_n(rows.neg_corr.begin() + m * (p.K / 8), p.K / 8, compact.neg_corr.begin() + r * (p.K / 8));
+      std::copy_n(rows.sxv.begin() + m * (p.K / 8), p.K / 8, compact.sxv.begin() + r * (p.K / 8));
+      compact.out_row[r++] = m;
+    }
+    use = &compact;
+  }
+  const int64_t unit = avx512::kInt8ColumnUnit, units = (p.N + unit - 1) / unit;
+  parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
+    avx512::gemm_4bit_int8_columns(p, *use, u0 * unit, std::min(p.N, u1 * unit));
+  });
+  for (int64_t m = 0; m < p.M; ++m) {
+    if (finite[m]) continue;
+    Gemm4bitParams row = p;  // this row on the float32 path
+    row.a = static_cast<const uint8_t*>(p.a) + m * p.K * dtype_size(p.a_dtype);
+    row.out = static_cast<uint8_t*>(p.out) + m * p.ldc * dtype_size(p.out_dtype);
+    row.M = 1;
+    row.activations = MatmulActivations::F32;
+    LB_RETURN_IF_ERROR(gemm_4bit(row));
+  }
+  return Status::ok();
+}
+
 // The single activation row (M == 1) as float32, natural order.
 std::vector<float> row_as_f32(const Gemm4bitParams& p) {
   std::vector<float> x((size_t)p.K);
@@ -70,27 +116,14 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   const bool single_row = p.M == 1;
   const int64_t S = quant::int16_subblock(p.blocksize);
   const Isa isa = active_isa();
-  if (single_row && p.activations == GemvActivations::Int8 && p.K % 64 == 0 && isa == Isa::Avx512 && avx2::int8_vnni_available()) {
-    const std::vector<float> x = row_as_f32(p);
-    std::vector<int8_t> xq((size_t)p.K);
-    std::vector<float> sx((size_t)(p.K / S));
-    if (quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data())) {
-      avx512::Int8Row row;
-      avx512::prepare_int8_row(xq.data(), sx.data(), p.K, S, row);
-      const int64_t unit = avx512::kInt8ColumnUnit, units = (p.N + unit - 1) / unit;
-      parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
-        avx512::gemv_4bit_int8_columns(p, row, u0 * unit, std::min(p.N, u1 * unit));
-      });
-      return Status::ok();
-    }
-    // non-finite activations: the float32 path below (as the reference does)
-  } else if (single_row && p.activations == GemvActivations::Int8) {
-    // No VNNI kernel on this path: the reference gives the Int8 numbers (or float32 ones where
+  if (p.activations == MatmulActivations::Int8 && p.K % 64 == 0) {
+    if (isa == Isa::Avx512 && avx2::int8_vnni_available()) return gemm_int8_vnni(p, S, grain);
+    // No VNNI kernel on this path: the reference gives the Int8 numbers (float32 for rows where
     // the mode does not apply), so results never depend on the CPU.
     parallel_for(p.N, grain, [&](int64_t n0, int64_t n1) { ref::gemm_4bit(column_range(p, n0, n1)); });
     return Status::ok();
   }
-  if (has_avx2_kernels(isa) && single_row && p.activations == GemvActivations::Int16) {
+  if (has_avx2_kernels(isa) && single_row && p.activations == MatmulActivations::Int16) {
     const std::vector<float> x = row_as_f32(p);
     std::vector<int16_t> xq((size_t)p.K), xqp((size_t)p.K);
     std::vector<float> sx((size_t)(p.K / S));

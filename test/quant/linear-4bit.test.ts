@@ -59,12 +59,12 @@ describe('Linear4bit', () => {
     expect(ls.computeDtype).toBe('bfloat16');
   });
 
-  it("gemvActivations: 'int16' is used for single-row forwards", () => {
-    const l = LinearNF4.fromFloat(Tensor.from(W, [OUT, IN]), B, { gemvActivations: 'int16' });
+  it("activations: 'int16' is used for single-row forwards", () => {
+    const l = LinearNF4.fromFloat(Tensor.from(W, [OUT, IN]), B, { activations: 'int16' });
     const x = Tensor.from(randn(IN, 8), [1, IN]);
     const y = l.forward(x);
     expect(hex(y.data)).toBe(hex(matmul4bit(x, l.weight.data, l.weight.quantState, B, { activations: 'int16' }).data));
-    expect(l.gemvActivations).toBe('int16');
+    expect(l.activations).toBe('int16');
   });
 
   it('blocksize, quantStorage and compressStatistics options; weightBytes counts packed + stats', () => {

@@ -230,7 +230,7 @@ describe("opt-in int16 activations for single-row products ({ activations: 'int1
   });
 });
 
-describe("opt-in int8 activations for single-row products ({ activations: 'int8' })", () => {
+describe("opt-in int8 activations ({ activations: 'int8' })", () => {
   // |y8 - exact| <= sum_k |x^_k - x_k| |w^_k| + |x_k| |w^_k - w_k| with x^ = q * amax / 127 (|x^ - x| <= amax / 254
   // per sub-block) and w^ = rne(127 LUT) * absmax / 127 (|w^ - w| <= absmax / 254), plus float32 slack.
   function int8Bound(x: Float32Array, Wd: Float32Array, absmax: Float32Array, n: number, K: number, bs: number): { bound: number; mag: number } {
@@ -285,20 +285,53 @@ describe("opt-in int8 activations for single-row products ({ activations: 'int8'
     expect(eInt8 / eNf4).toBeLessThan(0.2);
   });
 
-  it('falls back to the float32 path for NaN / Inf rows, M > 1 and K % 64 != 0; Linear4bit uses it for single rows', () => {
+  const batches: [number, number, number, number][] = [[3, 37, 64, 64], [9, 19, 128, 32], [5, 66, 512, 128], [17, 10, 4096, 4096]];
+  for (const [M, N, K, bs] of batches) {
+    it(`batch M ${M} N ${N} K ${K} bs ${bs}: every path gives the same bits, each row equals that row alone, within the bound`, () => {
+      const w = scaled(N * K, M + N + K, 1 / Math.sqrt(K));
+      const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: 'nf4', blocksize: bs });
+      const Wd = dequantize4bit(p, st).data as Float32Array;
+      const x = randn(M * K, M * K + 1);
+      const bias = randn(N, 7);
+      const results = ISAS.map((isa) => withIsa(isa, () => matmul4bit(Tensor.from(x, [M, K]), p, st, bias, { activations: 'int8' }).data as Float32Array));
+      for (const r of results) expect(hex(r)).toBe(hex(results[0]!));
+      const y = results[0]!;
+      for (let m = 0; m < M; m++) {
+        const xm = x.subarray(m * K, (m + 1) * K);
+        const alone = gemv4bit(Tensor.from(xm.slice(), [1, K]), p, st, bias, { activations: 'int8' }).data as Float32Array;
+        expect(hex(y.subarray(m * N, (m + 1) * N))).toBe(hex(alone));
+        const exact = refMatmulT(xm, Wd, 1, N, K, bias);
+        for (let n = 0; n < N; n++) {
+          const { bound, mag } = int8Bound(xm, Wd, st.absmax.data as Float32Array, n, K, bs);
+          expect(Math.abs(y[m * N + n]! - exact[n]!)).toBeLessThanOrEqual(bound * 1.001 + K * 2 ** -22 * mag);
+        }
+      }
+    });
+  }
+
+  it('falls back to float32 per row for NaN / Inf rows, and for K % 64 != 0; Linear4bit uses the mode', () => {
     const N = 8, K = 128;
     const [p, st] = quantize4bit(Tensor.from(scaled(N * K, 18, 0.1), [N, K]), { quantType: 'nf4', blocksize: 64 });
-    const x = randn(2 * K, 19);
-    expect(hex(matmul4bit(Tensor.from(x, [2, K]), p, st, null, { activations: 'int8' }).data)).toBe(hex(matmul4bit(Tensor.from(x, [2, K]), p, st).data));
-    const xi = x.slice(0, K);
-    xi[7] = -Infinity;
-    for (const isa of ISAS) withIsa(isa, () => expect(hex(gemv4bit(xi, p, st, null, { activations: 'int8' }).data)).toBe(hex(gemv4bit(xi, p, st).data)));
+    const x = randn(3 * K, 19);
+    x[K + 7] = -Infinity; // row 1 is not finite
+    for (const isa of ISAS) {
+      withIsa(isa, () => {
+        const y = matmul4bit(Tensor.from(x, [3, K]), p, st, null, { activations: 'int8' }).data as Float32Array;
+        const f32 = matmul4bit(Tensor.from(x, [3, K]), p, st).data as Float32Array;
+        expect(hex(y.subarray(N, 2 * N))).toBe(hex(f32.subarray(N, 2 * N)));
+        for (const m of [0, 2]) {
+          const alone = gemv4bit(x.slice(m * K, (m + 1) * K), p, st, null, { activations: 'int8' }).data as Float32Array;
+          expect(hex(y.subarray(m * N, (m + 1) * N))).toBe(hex(alone));
+          expect(hex(alone)).not.toBe(hex(f32.subarray(m * N, (m + 1) * N)));
+        }
+      });
+    }
     const [p96, st96] = quantize4bit(Tensor.from(scaled(N * 96, 20, 0.1), [N, 96]), { quantType: 'fp4', blocksize: 32 });
     const x96 = randn(96, 21);
     expect(hex(gemv4bit(x96, p96, st96, null, { activations: 'int8' }).data)).toBe(hex(gemv4bit(x96, p96, st96).data));
-    const l = LinearNF4.fromFloat(Tensor.from(scaled(N * K, 22, 0.1), [N, K]), null, { gemvActivations: 'int8' });
-    const row = Tensor.from(x.slice(0, K), [1, K]);
-    expect(hex(l.forward(row).data)).toBe(hex(matmul4bit(row, l.weight.data, l.weight.quantState, null, { activations: 'int8' }).data));
-    expect(() => LinearNF4.fromFloat(Tensor.from(scaled(N * K, 22, 0.1), [N, K]), null, { gemvActivations: 'int4' as never })).toThrow(/gemvActivations/);
+    const l = LinearNF4.fromFloat(Tensor.from(scaled(N * K, 22, 0.1), [N, K]), null, { activations: 'int8' });
+    const batch = Tensor.from(x.slice(0, 2 * K), [2, K]); // row 1 holds -Inf: per-row fallback inside the layer too
+    expect(hex(l.forward(batch).data)).toBe(hex(matmul4bit(batch, l.weight.data, l.weight.quantState, null, { activations: 'int8' }).data));
+    expect(() => LinearNF4.fromFloat(Tensor.from(scaled(N * K, 22, 0.1), [N, K]), null, { activations: 'int4' as never })).toThrow(/activations/);
   });
 });

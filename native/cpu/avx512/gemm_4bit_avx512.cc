@@ -36,6 +36,12 @@
 #include "cpu/quant_common.h"
 
 namespace lb::cpu::avx512 {
+
+// Everything below uses AVX-512 F + VL and runs only after cpu_supports_avx512() (the
+// dispatcher's Isa::Avx512); see CMakeLists.txt for why this is a target region.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl")
+
 namespace {
 
 using gemm4::finish;
@@ -193,5 +199,7 @@ void gemm_4bit_columns(const Gemm4bitParams& p, const float* xp, int64_t n_begin
     else gemm_columns<8>(p, xp, n_begin, n_end);
   }
 }
+
+#pragma GCC pop_options
 
 }  // namespace lb::cpu::avx512

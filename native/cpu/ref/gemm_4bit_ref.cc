@@ -24,7 +24,7 @@ Status check_gemm_4bit(const Gemm4bitParams& p) {
   if (p.bias) LB_RETURN_IF_ERROR(quant::check_float_dtype(p.bias_dtype, op, "bias"));
   LB_RETURN_IF_ERROR(quant::check_blocksize(p.blocksize, true, op));
   if (!quant::quant_type_ok(p.quant_type)) return invalid_argument("gemm_4bit: unknown quant_type (expected FP4=0 or NF4=1)");
-  if (p.activations != GemvActivations::F32 && p.activations != GemvActivations::Int16 && p.activations != GemvActivations::Int8)
+  if (p.activations != MatmulActivations::F32 && p.activations != MatmulActivations::Int16 && p.activations != MatmulActivations::Int8)
     return invalid_argument("gemm_4bit: unknown activations mode (expected F32=0, Int16=1 or Int8=2)");
   if (p.M > 0 && p.N > 0 && (!p.out || (p.K > 0 && (!p.a || !p.packed || !p.absmax)))) return invalid_argument("gemm_4bit: null buffer");
   return Status::ok();
@@ -32,7 +32,7 @@ Status check_gemm_4bit(const Gemm4bitParams& p) {
 
 namespace {
 
-// GemvActivations::Int16 for one row (see ops_quant.h); false if A is not finite.
+// MatmulActivations::Int16 for one row (see ops_quant.h); false if A is not finite.
 bool gemv_4bit_int16(const Gemm4bitParams& p) {
   const int64_t S = quant::int16_subblock(p.blocksize);
   std::vector<float> x((size_t)p.K);
@@ -61,11 +61,12 @@ bool gemv_4bit_int16(const Gemm4bitParams& p) {
   return true;
 }
 
-// GemvActivations::Int8 for one row (see ops_quant.h); false if A is not finite.
-bool gemv_4bit_int8(const Gemm4bitParams& p) {
+// MatmulActivations::Int8 for activation row m (see ops_quant.h); false (nothing written) if
+// that row is not finite.
+bool int8_row(const Gemm4bitParams& p, int64_t m) {
   const int64_t S = quant::int16_subblock(p.blocksize);
   std::vector<float> x((size_t)p.K);
-  for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
+  for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, m * p.K + k);
   std::vector<int8_t> xq((size_t)p.K);
   std::vector<float> sx((size_t)(p.K / S));
   if (!quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data())) return false;
@@ -88,7 +89,7 @@ bool gemv_4bit_int8(const Gemm4bitParams& p) {
     }
     float s = quant::reduce_lanes(acc);
     if (p.bias) s = s + quant::load_f32(p.bias, p.bias_dtype, n);
-    quant::store_f32(p.out, p.out_dtype, n, s);
+    quant::store_f32(p.out, p.out_dtype, m * p.ldc + n, s);
   }
   return true;
 }
@@ -97,13 +98,13 @@ bool gemv_4bit_int8(const Gemm4bitParams& p) {
 
 Status gemm_4bit(const Gemm4bitParams& p) {
   LB_RETURN_IF_ERROR(check_gemm_4bit(p));
-  if (p.M == 1 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0) {
-    if (p.activations == GemvActivations::Int16 && gemv_4bit_int16(p)) return Status::ok();
-    if (p.activations == GemvActivations::Int8 && p.K % 64 == 0 && gemv_4bit_int8(p)) return Status::ok();
-  }
+  if (p.M == 1 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0 && p.activations == MatmulActivations::Int16 && gemv_4bit_int16(p))
+    return Status::ok();
+  const bool int8 = p.activations == MatmulActivations::Int8 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0 && p.K % 64 == 0;
   const float* lut = quant::table_4bit(p.quant_type);
   const int64_t groups = (p.K + 7) / 8;
   for (int64_t m = 0; m < p.M; ++m) {
+    if (int8 && int8_row(p, m)) continue;  // else (row not finite) the float32 order below
     for (int64_t n = 0; n < p.N; ++n) {
       float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t g = 0; g < groups; ++g) {

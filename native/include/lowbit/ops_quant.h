@@ -116,7 +116,7 @@ struct DenestAbsmaxParams {
 //   (the fast path); otherwise (blocks straddle rows) the same order is used with K padded
 //   to a multiple of 8 by zero terms that are skipped.
 // Activation precision of the fused single-row product (Gemm4bitParams::activations).
-enum class GemvActivations : int32_t { F32 = 0, Int16 = 1, Int8 = 2 };
+enum class MatmulActivations : int32_t { F32 = 0, Int16 = 1, Int8 = 2 };
 
 struct Gemm4bitParams {
   const void* a;          // [M, K] row-major, F32 / F16 / BF16
@@ -131,20 +131,21 @@ struct Gemm4bitParams {
   void* out;              // out[m * ldc + n], out_dtype F32 / F16 / BF16
   DType out_dtype;
   int64_t ldc;            // >= N
-  // Opt-in fast single-row modes (used only when M == 1, K % blocksize == 0 and A is finite;
+  // Opt-in fast modes (only when K % blocksize == 0; Int16 only when M == 1 and A is finite;
   // otherwise the float32 order above applies).
   //  Int16: A is quantized per sub-block of S = min(bs, 64) values: amax = max|a|,
   //   q = rne(a * f32(16383 / amax)) (0 when amax == 0); weights become w16[c] = rne(LUT[c] * 16384).
   //   Lane L = 4*(t & 1) + ((t >> 2) & 3), t = k % 32, sums q * w16 exactly in int32 over the
   //   sub-block; then acc[L] = fma(f32(isum[L]), f32(sx * absmax), acc[L]) with
   //   sx = f32(amax / 16383) * 2^-14; then the lane reduction and bias as above.
-  //  Int8 (also needs K % 64 == 0): the same sub-blocks, q = rne(a * f32(127 / amax)) in
+  //  Int8 (needs K % 64 == 0; applies to every row, M >= 1, each row quantized on its own; a row
+  //   holding NaN/Inf takes the float32 order): the same sub-blocks, q = rne(a * f32(127 / amax)) in
   //   [-127, 127], weights w8[c] = rne(LUT[c] * 127). K is walked in chunks of 64; lane
   //   L = (k % 64) / 8 sums q * w8 exactly in int32 over its 8 values of the chunk; then
   //   acc[L] = fma(f32(isum[L]), f32(sx * absmax[(n*K + k0) / bs]), acc[L]) with k0 = the
   //   lane's first k and sx = f32(amax / 16129) of the sub-block holding k0, chunks in order;
   //   then the lane reduction and bias as above.
-  GemvActivations activations = GemvActivations::F32;
+  MatmulActivations activations = MatmulActivations::F32;
 };
 
 namespace cpu {
