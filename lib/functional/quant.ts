@@ -11,5 +11,5 @@ export {
   quantize4bitAsync,
   type Quantize4bitOptions,
 } from './quantize-4bit.js';
-export { BLOCKSIZES_8BIT, dequantizeBlockwise, quantizeBlockwise, type QuantizeBlockwiseOptions } from './quantize-blockwise.js';
+export { BLOCKSIZES_8BIT, dequantizeBlockwise, dequantizeBlockwiseAsync, quantizeBlockwise, quantizeBlockwiseAsync, type QuantizeBlockwiseOptions } from './quantize-blockwise.js';
 export { MATMUL_ACTIVATIONS, gemv4bit, gemv4bitAsync, matmul4bit, matmul4bitAsync, type MatmulActivations, type Matmul4bitOptions } from './matmul-4bit.js';

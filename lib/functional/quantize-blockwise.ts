@@ -33,6 +33,51 @@ function prepare(op: string, input: TensorInput, opts: QuantizeBlockwiseOptions)
   return { A, blocksize, code, nested };
 }
 
+/** Native steps of an op (run in order, sync or async) and how to build its result afterwards. */
+interface Plan<T> {
+  be: ReturnType<typeof backendFor>;
+  steps: [string, Record<string, unknown>][];
+  result: () => T;
+}
+
+function quantizePlan(op: string, A: TensorInput, opts: QuantizeBlockwiseOptions): Plan<[Tensor, QuantState]> {
+  const p = prepare(op, A, opts);
+  const be = backendFor(p.A);
+  const n = p.A.numel;
+  const out = be.empty(p.A.shape, 'uint8');
+  const absmax = be.empty([Math.ceil(n / p.blocksize)], 'float32');
+  const steps: Plan<[Tensor, QuantState]>['steps'] = [
+    ['quantizeBlockwise', { input: p.A, dtype: DTYPE_CODE[p.A.dtype], n, blocksize: p.blocksize, code: p.code, out, absmax }],
+  ];
+  const base = { shape: p.A.shape, dtype: p.A.dtype as FloatDType, blocksize: p.blocksize, code: p.code, quantType: null };
+  if (!p.nested) return { be, steps, result: () => [out, new QuantState({ ...base, absmax })] };
+  const nb = absmax.numel;
+  const qabsmax = be.empty([nb], 'uint8');
+  const nestedAbsmax = be.empty([Math.ceil(nb / p.blocksize)], 'float32');
+  const offset = be.empty([1], 'float32');
+  const code2 = quantCodeTable('dynamic');
+  steps.push(['nestAbsmax', { absmax, n: nb, nestedBlocksize: p.blocksize, code: code2, qabsmax, nestedAbsmax, offset }]);
+  return {
+    be,
+    steps,
+    result: () => {
+      absmax.dispose();
+      const state2 = new QuantState({ absmax: nestedAbsmax, shape: [nb], dtype: 'float32', blocksize: p.blocksize, code: code2, quantType: null });
+      return [out, new QuantState({ ...base, absmax: qabsmax, offset: offset.toFloat32Array()[0]!, state2 })];
+    },
+  };
+}
+
+function runPlan<T>(plan: Plan<T>): T {
+  for (const [name, args] of plan.steps) plan.be.run(name, args);
+  return plan.result();
+}
+
+async function runPlanAsync<T>(plan: Plan<T>): Promise<T> {
+  for (const [name, args] of plan.steps) await plan.be.runAsync(name, args);
+  return plan.result();
+}
+
 /**
  * Quantizes to one uint8 index per element (same shape as `A`) plus a float32 absmax per block.
  *
@@ -42,34 +87,15 @@ function prepare(op: string, input: TensorInput, opts: QuantizeBlockwiseOptions)
  * @throws LowbitError LOWBIT_E_DTYPE, LOWBIT_E_ARGUMENT (blocksize), LOWBIT_E_SHAPE (code size).
  */
 export function quantizeBlockwise(A: TensorInput, opts: QuantizeBlockwiseOptions = {}): [Tensor, QuantState] {
-  const op = 'quantizeBlockwise';
-  const p = prepare(op, A, opts);
-  const be = backendFor(p.A);
-  const n = p.A.numel;
-  const out = be.empty(p.A.shape, 'uint8');
-  const absmax = be.empty([Math.ceil(n / p.blocksize)], 'float32');
-  be.run('quantizeBlockwise', { input: p.A, dtype: DTYPE_CODE[p.A.dtype], n, blocksize: p.blocksize, code: p.code, out, absmax });
-  const base = { shape: p.A.shape, dtype: p.A.dtype as FloatDType, blocksize: p.blocksize, code: p.code, quantType: null };
-  if (!p.nested) return [out, new QuantState({ ...base, absmax })];
-  const nb = absmax.numel;
-  const qabsmax = be.empty([nb], 'uint8');
-  const nestedAbsmax = be.empty([Math.ceil(nb / p.blocksize)], 'float32');
-  const offset = be.empty([1], 'float32');
-  const code2 = quantCodeTable('dynamic');
-  be.run('nestAbsmax', { absmax, n: nb, nestedBlocksize: p.blocksize, code: code2, qabsmax, nestedAbsmax, offset });
-  absmax.dispose();
-  const state2 = new QuantState({ absmax: nestedAbsmax, shape: [nb], dtype: 'float32', blocksize: p.blocksize, code: code2, quantType: null });
-  return [out, new QuantState({ ...base, absmax: qabsmax, offset: offset.toFloat32Array()[0]!, state2 })];
+  return runPlan(quantizePlan('quantizeBlockwise', A, opts));
 }
 
-/**
- * `out[j] = dtype(f32(code[A[j]] * absmax[j / blocksize]))`, shape and dtype of the original.
- *
- * @throws LowbitError LOWBIT_E_DTYPE (A not uint8), LOWBIT_E_SHAPE (A does not match the state),
- *   LOWBIT_E_ARGUMENT (a 4-bit state).
- */
-export function dequantizeBlockwise(A: TensorInput, state: QuantState, opts: { outDtype?: FloatDType } = {}): Tensor {
-  const op = 'dequantizeBlockwise';
+/** quantizeBlockwise off the event loop (libuv pool). Same arguments and results. */
+export async function quantizeBlockwiseAsync(A: TensorInput, opts: QuantizeBlockwiseOptions = {}): Promise<[Tensor, QuantState]> {
+  return runPlanAsync(quantizePlan('quantizeBlockwiseAsync', A, opts));
+}
+
+function dequantizePlan(op: string, A: TensorInput, state: QuantState, opts: { outDtype?: FloatDType }): Plan<Tensor> {
   const Q = toTensor(A, op, 'A');
   assertDType(Q, ['uint8'], op, 'A');
   if (!(state instanceof QuantState) || state.quantType !== null) {
@@ -80,8 +106,21 @@ export function dequantizeBlockwise(A: TensorInput, state: QuantState, opts: { o
   const outDtype = assertOneOf(opts.outDtype ?? state.dtype, FLOAT_DTYPES, op, 'outDtype');
   const be = backendFor(Q);
   const out = be.empty(state.shape, outDtype);
-  be.run('dequantizeBlockwise', {
-    codes: Q, absmax: state.absmaxFloat32(), code: state.code, n: state.numel, blocksize: state.blocksize, out, outDtype: DTYPE_CODE[outDtype],
-  });
-  return out;
+  const args = { codes: Q, absmax: state.absmaxFloat32(), code: state.code, n: state.numel, blocksize: state.blocksize, out, outDtype: DTYPE_CODE[outDtype] };
+  return { be, steps: [['dequantizeBlockwise', args]], result: () => out };
+}
+
+/**
+ * `out[j] = dtype(f32(code[A[j]] * absmax[j / blocksize]))`, shape and dtype of the original.
+ *
+ * @throws LowbitError LOWBIT_E_DTYPE (A not uint8), LOWBIT_E_SHAPE (A does not match the state),
+ *   LOWBIT_E_ARGUMENT (a 4-bit state).
+ */
+export function dequantizeBlockwise(A: TensorInput, state: QuantState, opts: { outDtype?: FloatDType } = {}): Tensor {
+  return runPlan(dequantizePlan('dequantizeBlockwise', A, state, opts));
+}
+
+/** dequantizeBlockwise off the event loop. */
+export async function dequantizeBlockwiseAsync(A: TensorInput, state: QuantState, opts: { outDtype?: FloatDType } = {}): Promise<Tensor> {
+  return runPlanAsync(dequantizePlan('dequantizeBlockwiseAsync', A, state, opts));
 }

@@ -1,7 +1,7 @@
 // Statistical round-trip bounds from bitsandbytes' own tests (spec bitsandbytes-tests.md §1, §2)
 // and bit-exact agreement with the independent TypeScript reference.
 import { describe, expect, it } from 'vitest';
-import { Tensor, dequantize4bit, dequantizeBlockwise, quantize4bit, quantizeBlockwise, setNumThreads } from '../../lib/index.js';
+import { Tensor, dequantize4bit, dequantize4bitAsync, dequantizeBlockwise, dequantizeBlockwiseAsync, quantize4bit, quantize4bitAsync, quantizeBlockwise, quantizeBlockwiseAsync, setNumThreads } from '../../lib/index.js';
 import { meanAbsErr, meanRelErr, randn, refDequantize4bit, refQuantize4bit, refQuantizeBlockwise, uniform, NF4_THRESHOLDS_SPEC, FP4_LITERALS_SPEC } from '../reference/quant-ref.js';
 import { ISAS, hex, withIsa } from './helpers.js';
 import { nativeAddon } from '../../lib/backend/native.js';
@@ -221,5 +221,47 @@ describe('scalar and AVX2 paths and thread counts give identical bits', () => {
     expect(hex(two[1].absmax.data)).toBe(hex(one[1].absmax.data));
     expect(two[1].offset).toBe(one[1].offset);
     expect(hex(two8[0].data)).toBe(hex(one8[0].data));
+  });
+});
+
+describe('async variants run off the event loop and give the sync bytes', () => {
+  const A = Tensor.from(randn(3 * 4096 + 17, 91), [3 * 4096 + 17]);
+  it('quantize4bitAsync / dequantize4bitAsync (with double quantization)', async () => {
+    const [p, s] = quantize4bit(A, { quantType: 'nf4', blocksize: 128, compressStatistics: true });
+    const [pa, sa] = await quantize4bitAsync(A, { quantType: 'nf4', blocksize: 128, compressStatistics: true });
+    expect(hex(pa.data)).toBe(hex(p.data));
+    expect(hex(sa.absmax.data)).toBe(hex(s.absmax.data));
+    expect(sa.offset).toBe(s.offset);
+    expect(hex((await dequantize4bitAsync(pa, sa)).data)).toBe(hex(dequantize4bit(p, s).data));
+  });
+
+  for (const nested of [false, true]) {
+    it(`quantizeBlockwiseAsync / dequantizeBlockwiseAsync${nested ? ' (nested)' : ''}`, async () => {
+      const [q, s] = quantizeBlockwise(A, { blocksize: 256, nested });
+      const [qa, sa] = await quantizeBlockwiseAsync(A, { blocksize: 256, nested });
+      expect(hex(qa.data)).toBe(hex(q.data));
+      expect(hex(sa.absmax.data)).toBe(hex(s.absmax.data));
+      expect(sa.offset).toBe(s.offset);
+      if (nested) expect(hex(sa.state2!.absmax.data)).toBe(hex(s.state2!.absmax.data));
+      expect(hex((await dequantizeBlockwiseAsync(qa, sa)).data)).toBe(hex(dequantizeBlockwise(q, s).data));
+    });
+  }
+
+  it('the event loop keeps turning while a large quantizeBlockwiseAsync runs; bad arguments reject with typed errors', async () => {
+    const big = Tensor.from(randn(1 << 22, 92), [1 << 22]);
+    let ticks = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      ticks++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const [q] = await quantizeBlockwiseAsync(big, { blocksize: 4096 });
+    done = true;
+    expect(q.numel).toBe(1 << 22);
+    expect(ticks).toBeGreaterThan(0);
+    await expect(quantizeBlockwiseAsync(big, { blocksize: 100 })).rejects.toMatchObject({ code: 'LOWBIT_E_ARGUMENT' });
+    await expect(dequantizeBlockwiseAsync(new Uint8Array(3), quantizeBlockwise(Tensor.from(randn(4, 1), [4]))[1])).rejects.toMatchObject({ code: 'LOWBIT_E_SHAPE' });
   });
 });
