@@ -1,8 +1,8 @@
 // CPU dispatch for the fused 4-bit matmul (ops_quant.h Gemm4bitParams).
 //  - fast path (K % blocksize == 0): output columns split over threads; AVX-512 or AVX2
 //    kernels or the scalar reference on each column range (a column range is a contiguous run
-//    of W rows, so the reference runs on an offset sub-problem). The opt-in single-row modes
-//    (int16 / int8 activations) quantize the row once, then split columns the same way.
+//    of W rows, so the reference runs on an offset sub-problem). The opt-in modes quantize the
+//    activations once (int16: the single row; int8: every row), then split columns the same way.
 //  - generic path (blocks straddle rows): the reference over ranges of activation rows.
 // Every output element is computed by one task in the canonical order, so results do not
 // depend on the thread count or on the path (scalar, AVX2 and AVX-512 agree bit for bit).
