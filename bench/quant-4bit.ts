@@ -16,7 +16,7 @@
  * % of this machine's measured DRAM read bandwidth at this thread count, GFLOP/s.
  */
 import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState, backendInfo, setCpuIsa, type CpuIsa, type MatmulActivations } from '../lib/index.js';
-import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
+import { measuredReadGBs, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { createRequire } from 'node:module';
 import { createSession, runOnce, type Feed, type InitSpec } from './ort.js';
 
@@ -133,7 +133,7 @@ function row(op: string, K: number, N: number, M: number, ms: number, weightByte
     M,
     ms,
     'weight GB/s': gbs,
-    '% DRAM': (100 * gbs) / (MACHINE.dramReadGBs[threads] ?? MACHINE.dramReadGBs[2]!),
+    '% DRAM': (100 * gbs) / measuredReadGBs(threads),
     'GFLOP/s': (2 * M * K * N) / (ms * 1e6),
     'vs ort fp32': fp32Ms === null ? '' : `${(fp32Ms / ms).toFixed(2)}x`,
   };
@@ -259,6 +259,7 @@ function quantSuite(args: BenchArgs): Record<string, string | number>[] {
 }
 
 export async function run(args: BenchArgs): Promise<void> {
+  console.log(`measured streaming read bandwidth at ${args.threads} threads: ${measuredReadGBs(args.threads).toFixed(1)} GB/s ("% DRAM" is against it)`);
   const quant = quantSuite(args);
   printTable(`quantize / dequantize throughput (${args.threads} threads)`, quant);
   const mm = await matmulSuite(args);

@@ -86,6 +86,8 @@ export interface NativeAddon {
   constants(): { nf4: Float32Array; fp4: Float32Array; dynamicMap: Float32Array };
   backendInfo(probeCuda?: boolean): NativeBackendInfo;
   setNumThreads(n: number): number;
+  /** Best GB/s over `repeats` parallel streaming reads of `buffer` (benchmarks' DRAM reference). */
+  measureReadBandwidth(buffer: Uint8Array, repeats: number): number;
   setCpuIsa(name: 'auto' | CpuIsa): CpuIsa;
   setErrorConstructor(ctor: typeof LowbitError): void;
   readonly DeviceBuffer: abstract new (...args: never[]) => DeviceBuffer;

@@ -8,6 +8,7 @@
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
 #include "cpu/avx2/int8_gemm_vnni.h"
 #endif
+#include "cpu/memory_probe.h"
 #include "cpu/parallel.h"
 #include "device_buffer.h"
 #include "lowbit/codebooks.h"
@@ -77,6 +78,18 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   }
   o.Set("cuda", cuda);
   return o;
+}
+
+// measureReadBandwidth(buffer: Uint8Array, repeats: number) -> GB/s (benchmarks only).
+Napi::Value measure_read_bandwidth(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "Expected (buffer: Uint8Array, repeats: number) for measureReadBandwidth");
+  }
+  const Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  const int repeats = info[1].As<Napi::Number>().Int32Value();
+  if (repeats < 1 || repeats > 100) throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "Expected 1..100 repeats for measureReadBandwidth");
+  const uint8_t* data = static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  return Napi::Number::New(info.Env(), lb::cpu::measure_read_bandwidth(data, a.ByteLength(), repeats));
 }
 
 Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
@@ -151,6 +164,7 @@ void register_core(Napi::Env env, Napi::Object exports, Napi::Object cpu, Napi::
   exports.Set("constants", Napi::Function::New(env, constants, "constants"));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info, "backendInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
+  exports.Set("measureReadBandwidth", Napi::Function::New(env, measure_read_bandwidth, "measureReadBandwidth"));
   exports.Set("setCpuIsa", Napi::Function::New(env, set_cpu_isa, "setCpuIsa"));
   exports.Set("setErrorConstructor", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsFunction()) {

@@ -74,6 +74,14 @@ describe('backend reporting', () => {
     }
   });
 
+  it('measures the read bandwidth the benchmarks compare against (a positive rate; typed errors)', () => {
+    const addon = nativeAddon();
+    const gbs = addon.measureReadBandwidth(new Uint8Array(4 << 20).fill(1), 2);
+    expect(Number.isFinite(gbs) && gbs > 0).toBe(true);
+    expect(() => addon.measureReadBandwidth(new Uint8Array(16), 0)).toThrow(LowbitError);
+    expect(() => (addon.measureReadBandwidth as (...a: unknown[]) => number)('x', 1)).toThrow(/Uint8Array, repeats/);
+  });
+
   it('validates thread counts and CPU paths', () => {
     expect(() => setNumThreads(-1)).toThrow(/integer in \[0, 256\]/);
     expect(setNumThreads(1)).toBe(1);
