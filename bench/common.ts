@@ -24,7 +24,7 @@ export const MACHINE = {
 const measuredRead = new Map<number, number>();
 /**
  * This machine's streaming read bandwidth at `threads` threads, GB/s, measured once per run
- * (lowbit's native probe: parallel 32-byte loads over 512 MiB, best of 5). The GEMV rows' "% DRAM"
+ * (lowbit's native probe: parallel 32-byte loads over 512 MiB, best of 10). The GEMV rows' "% DRAM"
  * is against this figure; MACHINE.dramReadGBs (the reference box of cpu-anchors.md) is kept in
  * the JSON for comparison.
  */
@@ -36,7 +36,7 @@ export function measuredReadGBs(threads: number): number {
     buffer.fill(1); // touch every page before timing
     const before = addon.setNumThreads(threads);
     try {
-      v = addon.measureReadBandwidth(buffer, 5);
+      v = addon.measureReadBandwidth(buffer, 10);
     } finally {
       addon.setNumThreads(before);
     }
