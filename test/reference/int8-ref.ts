@@ -5,6 +5,7 @@
  * exact error-free transformation, float16 / bfloat16 rounding from their definitions.
  * Slow on purpose; keep test shapes modest.
  */
+import { uniform } from './quant-ref.js';
 
 const f32 = Math.fround;
 
@@ -277,20 +278,9 @@ export function quantizeWeightRef(w: ArrayLike<number>, N: number, K: number): {
   return { CB: q, SCB: stats };
 }
 
-/** Deterministic pseudo-random generator (mulberry32) and a normal sampler. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** Normal samples from the shared mulberry32 generator (quant-ref.ts `uniform`), one per pair. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const u = rng(seed);
+  const u = uniform(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const a = Math.max(u(), 1e-12);
@@ -300,7 +290,7 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
 }
 
 export function randInt8(n: number, seed: number, min = -128, max = 127): Int8Array {
-  const u = rng(seed);
+  const u = uniform(seed);
   const out = new Int8Array(n);
   for (let i = 0; i < n; i++) out[i] = min + Math.floor(u() * (max - min + 1));
   return out;

@@ -56,14 +56,7 @@ Status int8_vectorwise_quant(const Int8VectorwiseQuantParams& p) {
       p.out[r * cols + k] = q;
     }
   }
-  if (sparse) {
-    int32_t count = 0;
-    for (int64_t k = 0; k < cols; ++k)
-      if (outlier_col[k]) p.outlier_cols[count++] = static_cast<int32_t>(k);
-    *p.outlier_count = count;
-  } else if (p.outlier_count) {
-    *p.outlier_count = 0;
-  }
+  store_outlier_columns(p, outlier_col.data());
   return Status::ok();
 }
 

@@ -234,6 +234,19 @@ inline Status validate(const Int8MmDequantParams& p) {
   return Status::ok();
 }
 
+// The outlier result of a vectorwise quantization, shared by every CPU path: the columns flagged
+// in `mask` (one byte per column) in ascending order, or a count of 0 without a threshold.
+inline void store_outlier_columns(const Int8VectorwiseQuantParams& p, const uint8_t* mask) {
+  if (p.threshold > 0.0f) {
+    int32_t count = 0;
+    for (int64_t k = 0; k < p.cols; ++k)
+      if (mask[k]) p.outlier_cols[count++] = static_cast<int32_t>(k);
+    *p.outlier_count = count;
+  } else if (p.outlier_count) {
+    *p.outlier_count = 0;
+  }
+}
+
 inline Status check_outlier_list(const char* op, const int32_t* cols, int64_t count, int64_t K) {
   if (count < 0 || count > K) return invalid_shape(std::string(op) + ": outlier count must be in [0, K]");
   if (count > 0 && !cols) return invalid_argument(std::string(op) + ": missing outlier_cols buffer");
