@@ -135,20 +135,26 @@ Status gemm_4bit(const Gemm4bitParams& p) {
     // non-finite activations: the float32 path below
   }
   if (has_avx2_kernels(isa)) {
-    std::vector<float> xp((size_t)(p.M * p.K));
+    // The AVX-512 GEMM (M > 1) reads the activations in row pairs; the other kernels row by row.
+    const bool avx512 = isa == Isa::Avx512, paired = avx512 && !single_row;
+    std::vector<float> x((size_t)((paired ? (p.M + 1) / 2 * 2 : p.M) * p.K));  // zeroed: an odd M's pad row
     const size_t a_row = (size_t)p.K * dtype_size(p.a_dtype);
     parallel_for(p.M, std::max<int64_t>(1, 4096 / p.K), [&](int64_t m0, int64_t m1) {
-      for (int64_t m = m0; m < m1; ++m)
-        avx2::permute_activations(static_cast<const uint8_t*>(p.a) + m * a_row, p.a_dtype, p.K, xp.data() + m * p.K);
+      std::vector<float> scratch(paired ? (size_t)p.K : 0);
+      for (int64_t m = m0; m < m1; ++m) {
+        const uint8_t* row = static_cast<const uint8_t*>(p.a) + m * a_row;
+        if (paired) avx512::pair_activation_row(row, p.a_dtype, p.K, m, scratch.data(), x.data());
+        else avx2::permute_activations(row, p.a_dtype, p.K, x.data() + m * p.K);
+      }
     });
     // Column ranges in multiples of the kernel's row group (AVX2: 12-row panels).
-    const bool avx512 = isa == Isa::Avx512;
     const int64_t unit = avx512 ? avx512::gemm_4bit_column_unit(p.M) : 12;
     const int64_t units = (p.N + unit - 1) / unit;
     parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
       const int64_t n0 = u0 * unit, n1 = std::min(p.N, u1 * unit);
-      if (avx512) avx512::gemm_4bit_columns(p, xp.data(), n0, n1);
-      else avx2::gemm_4bit_columns(p, xp.data(), n0, n1);
+      if (!avx512) avx2::gemm_4bit_columns(p, x.data(), n0, n1);
+      else if (single_row) avx512::gemv_4bit_columns(p, x.data(), n0, n1);
+      else avx512::gemm_4bit_columns(p, x.data(), n0, n1);
     });
     return Status::ok();
   }

@@ -166,6 +166,27 @@ describe('GEMM results do not depend on the path, the thread count, M, or sync/a
       expect(hex(ya.data)).toBe(hex(base.data));
     }
   });
+
+  // The AVX-512 GEMM pairs activation rows (an odd M gets a zero pad row) and tiles 4 weight rows
+  // x 4 row pairs: M, N around those sizes, every table refresh period, half-precision inputs.
+  it('bit-identical on every path for M and N around the tile sizes, blocksizes 32 / 64 / 256, f16 / bf16 inputs', () => {
+    for (const [bs, K] of [[32, 96], [64, 192], [256, 512]] as const) {
+      for (const N of [1, 5, 13]) {
+        const [p, st] = quantize4bit(Tensor.from(scaled(N * K, N * 7 + bs, 0.05), [N, K]), { quantType: bs === 64 ? 'fp4' : 'nf4', blocksize: bs });
+        const bias = randn(N, bs);
+        for (const M of [2, 3, 7, 8, 9, 16, 17]) {
+          for (const dt of ['float32', 'float16', 'bfloat16'] as const) {
+            const A = Tensor.from(randn(M * K, M * 13 + N), [M, K]).toDType(dt);
+            const base = withIsa('scalar', () => matmul4bit(A, p, st, bias));
+            for (const isa of ISAS) {
+              const y = withIsa(isa, () => matmul4bit(A, p, st, bias));
+              expect(hex(y.data), `${isa} bs ${bs} N ${N} M ${M} ${dt}`).toBe(hex(base.data));
+            }
+          }
+        }
+      }
+    }
+  });
 });
 
 describe("opt-in int16 activations for single-row products ({ activations: 'int16' })", () => {

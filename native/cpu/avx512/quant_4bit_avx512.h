@@ -14,10 +14,15 @@ namespace lb::cpu::avx512 {
 // threads in multiples of this so every kernel call sees whole row groups.
 int64_t gemm_4bit_column_unit(int64_t M);
 
-// Fast path, K % blocksize == 0: output columns [n_begin, n_end) for all M rows. xp holds
-// the M activation rows converted to float32 and permuted to the canonical lane order
-// (avx2::permute_activations), stride K.
-void gemm_4bit_columns(const Gemm4bitParams& p, const float* xp, int64_t n_begin, int64_t n_end);
+// Fast path, K % blocksize == 0: output columns [n_begin, n_end) for all M rows.
+// M == 1: xp is the activation row converted to float32 and permuted to the canonical lane
+// order (avx2::permute_activations).
+void gemv_4bit_columns(const Gemm4bitParams& p, const float* xp, int64_t n_begin, int64_t n_end);
+// M > 1: xq holds the rows in pairs, ceil(M / 2) * 2 * K floats: for pair q and group g of 8,
+// xq[q*2K + 16g + i] = row 2q's permuted group g, xq[q*2K + 16g + 8 + i] = row 2q + 1's (zero
+// when 2q + 1 == M). pair_activation_row writes one row into it (row_scratch: K floats).
+void pair_activation_row(const void* a_row, DType a_dtype, int64_t K, int64_t m, float* row_scratch, float* xq);
+void gemm_4bit_columns(const Gemm4bitParams& p, const float* xq, int64_t n_begin, int64_t n_end);
 
 // MatmulActivations::Int8 (K % 64 == 0, K % blocksize == 0), gemm_4bit_int8_vnni.cc.
 // Needs AVX-512 F/BW/VL + VNNI (avx2::int8_vnni_available()).
