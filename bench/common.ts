@@ -127,10 +127,15 @@ function gitCommit(): string {
 }
 
 /** Writes bench/results/<name>.json with machine information; returns the path. */
-export function writeResults(name: string, payload: unknown): string {
+/**
+ * Writes bench/results/<name>.json; a run restricted by --shapes / --m writes <name>.partial.json
+ * instead, so it never replaces the full run's file.
+ */
+export function writeResults(name: string, payload: unknown, args?: BenchArgs): string {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${name}.json`);
+  const partial = args !== undefined && (args.shapes !== undefined || args.ms !== undefined);
+  const path = join(dir, `${name}${partial ? '.partial' : ''}.json`);
   const doc = {
     name,
     date: new Date().toISOString(),
@@ -170,9 +175,23 @@ export interface BenchArgs {
   quick: boolean;
   threads: number;
   filter?: string;
+  /** --shapes 4096x4096,4096x11008: the (K x N) weight shapes of the matmul suites (default: each suite's own). */
+  shapes?: [number, number][];
+  /** --m 1,32: the activation row counts of the matmul suites (default: each suite's own). */
+  ms?: number[];
 }
 
-/** --quick, --threads N (default: all cores), --filter <substring of a bench name>. */
+function parseList<T>(flag: string, text: string | undefined, item: (s: string) => T | null): T[] {
+  const parts = (text ?? '').split(',').filter((s) => s !== '');
+  const out = parts.map(item);
+  if (parts.length === 0 || out.some((v) => v === null)) throw new Error(`bench: bad ${flag} value '${text ?? ''}'`);
+  return out as T[];
+}
+
+/**
+ * --quick, --threads N (default: all cores), --filter <substring of a bench name>,
+ * --shapes KxN[,KxN...], --m M[,M...].
+ */
 export function parseArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
   const args: BenchArgs = { quick: false, threads: os.cpus().length };
   for (let i = 0; i < argv.length; i++) {
@@ -180,6 +199,13 @@ export function parseArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
     if (a === '--quick') args.quick = true;
     else if (a === '--threads') args.threads = Number(argv[++i]);
     else if (a === '--filter') args.filter = argv[++i];
+    else if (a === '--shapes')
+      args.shapes = parseList(a, argv[++i], (s) => {
+        const m = /^(\d+)x(\d+)$/.exec(s);
+        return m ? [Number(m[1]), Number(m[2])] as [number, number] : null;
+      });
+    else if (a === '--m') args.ms = parseList(a, argv[++i], (s) => (/^\d+$/.test(s) && Number(s) > 0 ? Number(s) : null));
+    else throw new Error(`bench: unknown argument '${a}' (expected --quick, --threads N, --filter NAME, --shapes KxN,..., --m M,...)`);
   }
   return args;
 }

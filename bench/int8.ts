@@ -120,8 +120,8 @@ export async function run(args: BenchArgs): Promise<void> {
     : 'note: no VNNI on this CPU: "% int8 peak" is against the AVX2 vpmaddubsw+vpmaddwd roofline.');
   console.log(`lowbit int8 kernels: ${process.env.LOWBIT_INT8_VNNI === '0' ? 'AVX2 (VNNI disabled)' : vnni ? 'AVX-512 VNNI tiles' : 'AVX2'}`);
   const peak = MACHINE.int8PeakGops[threads] ?? MACHINE.int8PeakGops[2]!;
-  const shapes: [number, number][] = args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]];
-  const Ms = args.quick ? [1, 128] : [1, 8, 128, 512];
+  const shapes: [number, number][] = args.shapes ?? (args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]]);
+  const Ms = args.ms ?? (args.quick ? [1, 128] : [1, 8, 128, 512]);
   const rows: Row[] = [];
   const summary: Row[] = [];
   const opts = { minTimeMs: args.quick ? 150 : 500, warmup: 1, minIters: 3, maxIters: 30 };
@@ -207,7 +207,7 @@ export async function run(args: BenchArgs): Promise<void> {
   printTable(`LLM.int8(): int8 GEMM and Linear8bitLt forward vs onnxruntime-node, ${threads} threads (int8 peak ${peak} GOP/s)`, rows);
   const h2h = await headToHead(args, shapes);
   printTable('Ratios (>1x: lowbit faster; targets: GEMM at M=512 faster than MatMulInteger; t6(0.1%)/t0 <= 1.15; M=1 forward faster than fp32 MatMul)', summary);
-  const path = writeResults('int8', { threads, cpuHasVnni: vnni, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h });
+  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h }, args);
   console.log(`\nwrote ${path}`);
 }
 

@@ -140,8 +140,8 @@ function row(op: string, K: number, N: number, M: number, ms: number, weightByte
 }
 
 async function matmulSuite(args: BenchArgs): Promise<Row[]> {
-  const shapes: [number, number][] = args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]];
-  const Ms = args.quick ? [1, 8] : [1, 8, 32];
+  const shapes: [number, number][] = args.shapes ?? (args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]]);
+  const Ms = args.ms ?? (args.quick ? [1, 8] : [1, 8, 32]);
   const rounds = args.quick ? 3 : 5;
   const threads = args.threads;
   const rows: Row[] = [];
@@ -264,6 +264,6 @@ export async function run(args: BenchArgs): Promise<void> {
   printTable(`quantize / dequantize throughput (${args.threads} threads)`, quant);
   const mm = await matmulSuite(args);
   printTable(`4-bit GEMV / GEMM, weights streamed from DRAM (rot mode), ${args.threads} threads`, mm as unknown as Record<string, string | number>[]);
-  const path = writeResults('quant-4bit', { threads: args.threads, quick: args.quick, quantize: quant, matmul: mm });
+  const path = writeResults('quant-4bit', { threads: args.threads, quick: args.quick, shapes: args.shapes, ms: args.ms, quantize: quant, matmul: mm }, args);
   console.log(`results: ${path}`);
 }

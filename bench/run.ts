@@ -5,6 +5,7 @@
  *   npm run bench -- --quick            # short shapes, about a minute
  *   npm run bench -- --filter int8      # one family
  *   npm run bench -- --threads 1
+ *   npm run bench -- --filter quant --shapes 4096x4096 --m 1,32   # a subset (writes <family>.partial.json)
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
