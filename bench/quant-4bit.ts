@@ -35,6 +35,15 @@ interface Row {
   'vs ort fp32': string;
 }
 
+/** A double-quantized state with its own copies of the statistics, de-nested once (as a loaded layer). */
+function cloneState(st: QuantState): QuantState {
+  const s2 = st.state2!;
+  const state2 = new QuantState({ absmax: Tensor.from((s2.absmax.data as Float32Array).slice()), shape: s2.shape, dtype: s2.dtype, blocksize: s2.blocksize, code: s2.code, quantType: null });
+  const copy = new QuantState({ absmax: Tensor.from((st.absmax.data as Uint8Array).slice(), st.absmax.shape, 'uint8'), shape: st.shape, dtype: st.dtype, blocksize: st.blocksize, code: st.code, quantType: st.quantType, offset: st.offset, state2 });
+  copy.absmaxFloat32();
+  return copy;
+}
+
 function rotCopies(weightBytes: number): number {
   return Math.min(16, Math.max(2, Math.ceil(MIN_ROT_BYTES / weightBytes)));
 }
@@ -159,8 +168,10 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
       const a = Tensor.from((state0.absmax.data as Float32Array).slice());
       copies.push([p, new QuantState({ absmax: a, shape: state0.shape, dtype: state0.dtype, blocksize: 64, code: state0.code, quantType: 'nf4' })]);
     }
+    // Every copy has its own statistics too (as distinct layers would), so the scales stream from
+    // DRAM like the weights instead of staying in cache across copies.
     const dqCopies: [Tensor, QuantState][] = [];
-    for (let r = 0; r < rotCopies(dqBytes); r++) dqCopies.push([Tensor.from((packedDq.data as Uint8Array).map((b) => b ^ (r * 0x11)), packedDq.shape, 'uint8'), stateDq]);
+    for (let r = 0; r < rotCopies(dqBytes); r++) dqCopies.push([Tensor.from((packedDq.data as Uint8Array).map((b) => b ^ (r * 0x11)), packedDq.shape, 'uint8'), cloneState(stateDq)]);
 
     // `isa` pins a CPU path for one contender (the AVX2 kernels side by side with AVX-512 ones).
     const lowbit = (op: string, cs: [Tensor, QuantState][], bytes: number, activations: MatmulActivations = 'float32', isa?: CpuIsa): Contender => ({
@@ -178,10 +189,14 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
     });
     const contenders: Contender[] = [
       lowbit('lowbit nf4 (fp32 absmax)', copies, bnbBytes),
-      lowbit('lowbit nf4 (double quant)', dqCopies, dqBytes),
+      lowbit('lowbit nf4 (double quant)', dqCopies, bnbBytes), // reads the de-nested float32 scales
     ];
     if (backendInfo().cpu.avx512) contenders.push(lowbit('lowbit nf4 (avx2 kernels)', copies, bnbBytes, 'float32', 'avx2'));
-    contenders.push(lowbit('lowbit nf4 int16 activations', copies, bnbBytes, 'int16'), lowbit('lowbit nf4 int8 activations', copies, bnbBytes, 'int8'));
+    contenders.push(
+      lowbit('lowbit nf4 int16 activations', copies, bnbBytes, 'int16'),
+      lowbit('lowbit nf4 int8 activations', copies, bnbBytes, 'int8'),
+      lowbit('lowbit nf4 int8 act. (double quant)', dqCopies, dqBytes, 'int8'),
+    );
     const fp32 = await ortContender('ort MatMul fp32', 'MatMul', '', {}, (r) => [{ name: 'B', type: 'float32', dims: [K, N], data: r === 0 ? w : w.map((v) => v + r * 1e-3) }], K, N, N * K * 4, threads);
     contenders.push(await ortContender('ort MatMulBnb4 nf4', 'MatMulBnb4', 'com.microsoft', { K, N, block_size: 64, quant_type: 1 },
       (r) => [
@@ -225,6 +240,10 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
     for (const [p, st] of copies) {
       p.dispose();
       st.absmax.dispose();
+    }
+    for (const [p, st] of dqCopies) {
+      p.dispose();
+      st.dispose();
     }
   }
   return rows;

@@ -73,6 +73,12 @@ function prepare(op: string, input: TensorInput, packed: TensorInput, state: Qua
     args.bias = B;
     args.biasDtype = DTYPE_CODE[B.dtype];
   }
+  if (state.nested && be.kind === 'cpu') {
+    // The double-quantized scales too: the CPU's memory-bound kernels may stream these 1-byte
+    // scales instead of the de-nested float32 ones (same values, same results).
+    const s2 = state.state2!;
+    Object.assign(args, { qabsmax: state.absmax, nestedAbsmax: s2.absmax, nestedCode: s2.code, nestedOffset: state.offset, nestedBlocksize: s2.blocksize });
+  }
   return { be, args, out };
 }
 

@@ -36,6 +36,10 @@ Gemm4bitParams column_range(const Gemm4bitParams& p, int64_t n0, int64_t n1) {
   if (p.bias) c.bias = static_cast<const uint8_t*>(p.bias) + n0 * dtype_size(p.bias_dtype);
   c.out = static_cast<uint8_t*>(p.out) + n0 * dtype_size(p.out_dtype);
   c.N = n1 - n0;
+  // The nested scales are indexed by global block number; a sub-problem reads absmax only.
+  c.qabsmax = nullptr;
+  c.nested_absmax = nullptr;
+  c.nested_code = nullptr;
   return c;
 }
 

@@ -1,7 +1,7 @@
 // Fused 4-bit GEMV / GEMM: exactness cases, agreement with dequantize-then-matmul, bitsandbytes'
 // consistency ratios, path/thread invariance and the K % blocksize != 0 path.
 import { describe, expect, it } from 'vitest';
-import { LinearNF4, Tensor, dequantize4bit, gemv4bit, matmul4bit, matmul4bitAsync, quantize4bit, setNumThreads } from '../../lib/index.js';
+import { LinearNF4, QuantState, Tensor, dequantize4bit, gemv4bit, matmul4bit, matmul4bitAsync, quantize4bit, setNumThreads } from '../../lib/index.js';
 import { randn, refMatmulT, meanAbsErr } from '../reference/quant-ref.js';
 import { ISAS, hex, withIsa } from './helpers.js';
 
@@ -252,6 +252,26 @@ describe("opt-in int16 activations for single-row products ({ activations: 'int1
 });
 
 describe("opt-in int8 activations ({ activations: 'int8' })", () => {
+  // With a double-quantized state the CPU GEMV streams the 1-byte scales and rebuilds each block's
+  // float32 scale itself; it must be exactly the de-nested value. K = 320 makes the nested
+  // blocks of 256 scales straddle weight rows.
+  it('a double-quantized state gives the bits of the same state with its de-nested float32 scales', () => {
+    for (const [bs, K, N] of [[32, 320, 13], [64, 320, 37], [128, 512, 9], [64, 4096, 70]] as const) {
+      for (const qt of ['nf4', 'fp4'] as const) {
+        const [p, st] = quantize4bit(Tensor.from(scaled(N * K, bs + K, 0.05), [N, K]), { quantType: qt, blocksize: bs, compressStatistics: true });
+        const flat = new QuantState({ absmax: st.absmaxFloat32(), shape: st.shape, dtype: st.dtype, blocksize: bs, code: st.code, quantType: qt });
+        const x = Tensor.from(randn(K, N), [1, K]);
+        const bias = randn(N, 3);
+        for (const isa of ISAS) {
+          withIsa(isa, () => {
+            const nested = gemv4bit(x, p, st, bias, { activations: 'int8' }).data;
+            expect(hex(nested), `${isa} bs ${bs} K ${K} ${qt}`).toBe(hex(gemv4bit(x, p, flat, bias, { activations: 'int8' }).data));
+          });
+        }
+      }
+    }
+  });
+
   // |y8 - exact| <= sum_k |x^_k - x_k| |w^_k| + |x_k| |w^_k - w_k| with x^ = q * amax / 127 (|x^ - x| <= amax / 254
   // per sub-block) and w^ = rne(127 LUT) * absmax / 127 (|w^ - w| <= absmax / 254), plus float32 slack.
   function int8Bound(x: Float32Array, Wd: Float32Array, absmax: Float32Array, n: number, K: number, bs: number): { bound: number; mag: number } {

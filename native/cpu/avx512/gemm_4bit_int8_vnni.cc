@@ -6,6 +6,9 @@
 //              k = 64c + 2i (high nibble) and 64c + 2i + 1 (low nibble)
 //   rows     : Int8Rows (quant_4bit_avx512.h): each quantized activation row split into even /
 //              odd k per chunk, so the two nibble planes of the weight bytes line up with them
+//   scales   : float32 absmax per block; the one-row GEMV reads the 1-byte double-quantized
+//              scales instead when the state has them (Gemm4bitParams::qabsmax) and rebuilds
+//              each block's float32 value exactly as denest_absmax does
 // Per chunk and weight row: the 32 bytes -> high / low nibble planes (shift + two ands), two
 //   vpshufb lookups give the weights as u8 (w8 + 128, vpdpbusd's unsigned operand), two
 //   vpdpbusd add the products to an accumulator started at neg_corr (which removes the +128
@@ -96,13 +99,37 @@ inline __m256 accumulate(__m256 acc, __m256i wh, __m256i wl, const int8_t* xeo, 
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(_mm256_loadu_ps(sxv), absmax), acc);
 }
 
+// The float32 scale of block b rebuilt from the double-quantized form, with denest_absmax's
+// arithmetic: the product rounded to float32, then the offset added (the build's
+// -ffp-contract=off keeps the two roundings).
+inline float nested_scale(const Gemm4bitParams& p, int nested_shift, int64_t b) {
+  const float scaled = p.nested_code[p.qabsmax[b]] * p.nested_absmax[b >> nested_shift];
+  return scaled + p.nested_offset;
+}
+
+// Block scales per lane for chunk c of weight row n: from absmax, or (kNested) rebuilt from the
+// 1-byte scales, which the GEMV then streams instead of the 4-byte ones.
+template <bool kBlocksize32, bool kNested>
+inline __m256 row_chunk_absmax(const Gemm4bitParams& p, const float* row_absmax, int64_t row_block0, int64_t c, int shift, int nested_shift) {
+  if constexpr (!kNested) {
+    return chunk_absmax<kBlocksize32>(row_absmax, c, shift);
+  } else if constexpr (kBlocksize32) {
+    const int64_t b = row_block0 + 2 * c;
+    return _mm256_set_m128(_mm_set1_ps(nested_scale(p, nested_shift, b + 1)), _mm_set1_ps(nested_scale(p, nested_shift, b)));
+  } else {
+    return _mm256_set1_ps(nested_scale(p, nested_shift, row_block0 + ((64 * c) >> shift)));
+  }
+}
+
 // One activation row (rows.rows() == 1): R weight rows streamed together.
-template <int R, bool kBlocksize32>
+template <int R, bool kBlocksize32, bool kNested>
 __attribute__((noinline)) void gemv_int8_rows(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n) {
   const __m256i table = u8_table(p.quant_type);
   const int64_t prefetch_ahead = R * (p.K / 2);  // same offset in the next row group, into L2
   const gemm4::WeightRows<R> wrows(p, n);
   const int shift = wrows.shift;
+  const int nested_shift = kNested ? log2_exact(p.nested_blocksize) : 0;
+  const int64_t blocks_per_row = p.K >> shift;
   __m256 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
@@ -114,7 +141,7 @@ __attribute__((noinline)) void gemv_int8_rows(const Gemm4bitParams& p, const Int
       __m256i wh, wl;
       decode_chunk(src, table, wh, wl);
       acc[r] = accumulate(acc[r], wh, wl, rows.xeo.data() + 64 * c, rows.neg_corr.data() + 8 * c, rows.sxv.data() + 8 * c,
-                          chunk_absmax<kBlocksize32>(wrows.absmax[r], c, shift));
+                          row_chunk_absmax<kBlocksize32, kNested>(p, wrows.absmax[r], (n + r) * blocks_per_row, c, shift, nested_shift));
     }
   }
 #pragma GCC unroll 8
@@ -168,8 +195,16 @@ template <bool kBlocksize32>
 void columns(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n_begin, int64_t n_end) {
   int64_t n = n_begin;
   if (rows.rows() == 1) {
-    for (; n + kInt8Rows <= n_end; n += kInt8Rows) gemv_int8_rows<kInt8Rows, kBlocksize32>(p, rows, n);
-    for (; n < n_end; ++n) gemv_int8_rows<1, kBlocksize32>(p, rows, n);
+    // The 1-byte scales when the state has them and their nested blocks are a power of two
+    // (bitsandbytes uses 256): the memory-bound GEMV reads fewer bytes. Same values either way.
+    const bool nested = p.qabsmax != nullptr && (p.nested_blocksize & (p.nested_blocksize - 1)) == 0;
+    if (nested) {
+      for (; n + kInt8Rows <= n_end; n += kInt8Rows) gemv_int8_rows<kInt8Rows, kBlocksize32, true>(p, rows, n);
+      for (; n < n_end; ++n) gemv_int8_rows<1, kBlocksize32, true>(p, rows, n);
+    } else {
+      for (; n + kInt8Rows <= n_end; n += kInt8Rows) gemv_int8_rows<kInt8Rows, kBlocksize32, false>(p, rows, n);
+      for (; n < n_end; ++n) gemv_int8_rows<1, kBlocksize32, false>(p, rows, n);
+    }
     return;
   }
   for (; n < n_end;) {

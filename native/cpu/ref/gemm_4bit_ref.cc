@@ -27,6 +27,9 @@ Status check_gemm_4bit(const Gemm4bitParams& p) {
   if (p.activations != MatmulActivations::F32 && p.activations != MatmulActivations::Int16 && p.activations != MatmulActivations::Int8)
     return invalid_argument("gemm_4bit: unknown activations mode (expected F32=0, Int16=1 or Int8=2)");
   if (p.M > 0 && p.N > 0 && (!p.out || (p.K > 0 && (!p.a || !p.packed || !p.absmax)))) return invalid_argument("gemm_4bit: null buffer");
+  const int nested_parts = (p.qabsmax != nullptr) + (p.nested_absmax != nullptr) + (p.nested_code != nullptr);
+  if (nested_parts != 0 && (nested_parts != 3 || p.nested_blocksize <= 0))
+    return invalid_argument("gemm_4bit: the double-quantized scales need qabsmax, nested_absmax, nested_code and a positive nested_blocksize together");
   return Status::ok();
 }
 

@@ -146,6 +146,16 @@ struct Gemm4bitParams {
   //   lane's first k and sx = f32(amax / 16129) of the sub-block holding k0, chunks in order;
   //   then the lane reduction and bias as above.
   MatmulActivations activations = MatmulActivations::F32;
+  // Optional, all set or all null: the double-quantized form that `absmax` was de-nested from
+  // (a QuantState with compressStatistics), absmax[b] == f32(f32(nested_code[qabsmax[b]] *
+  // nested_absmax[b / nested_blocksize]) + nested_offset) exactly as denest_absmax computes it.
+  // Kernels that stream the weight from memory may read these 1-byte scales instead of absmax:
+  // the same values, so the same results, and at blocksize 64 about 8 % fewer bytes per weight.
+  const uint8_t* qabsmax = nullptr;       // [ceil(N*K / blocksize)]
+  const float* nested_absmax = nullptr;   // [ceil(nb / nested_blocksize)]
+  const float* nested_code = nullptr;     // 256 entries
+  float nested_offset = 0.0f;
+  int32_t nested_blocksize = 0;
 };
 
 namespace cpu {
