@@ -191,7 +191,11 @@ async function matmulSuite(args: BenchArgs): Promise<Row[]> {
       lowbit('lowbit nf4 (fp32 absmax)', copies, bnbBytes),
       lowbit('lowbit nf4 (double quant)', dqCopies, bnbBytes), // reads the de-nested float32 scales
     ];
-    if (backendInfo().cpu.avx512) contenders.push(lowbit('lowbit nf4 (avx2 kernels)', copies, bnbBytes, 'float32', 'avx2'));
+    if (backendInfo().cpu.avx512) {
+      // What a CPU with AVX2 only would run: the exact path, and the int8 mode without VNNI.
+      contenders.push(lowbit('lowbit nf4 (avx2 kernels)', copies, bnbBytes, 'float32', 'avx2'));
+      contenders.push(lowbit('lowbit nf4 int8 (avx2 kernels)', copies, bnbBytes, 'int8', 'avx2'));
+    }
     contenders.push(
       lowbit('lowbit nf4 int16 activations', copies, bnbBytes, 'int16'),
       lowbit('lowbit nf4 int8 activations', copies, bnbBytes, 'int8'),

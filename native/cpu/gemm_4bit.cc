@@ -44,11 +44,13 @@ Gemm4bitParams column_range(const Gemm4bitParams& p, int64_t n0, int64_t n1) {
 }
 
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-// MatmulActivations::Int8 with the VNNI kernel: every activation row quantized on its own (rows
-// in parallel); rows holding NaN/Inf are left out and computed on the float32 path afterwards,
-// as the reference does.
-Status gemm_int8_vnni(const Gemm4bitParams& p, int64_t S, int64_t grain) {
-  avx512::Int8Rows rows(p.M, p.K);
+// MatmulActivations::Int8 with a SIMD kernel (AVX-512 VNNI or AVX2): every activation row
+// quantized on its own (rows in parallel); rows holding NaN/Inf are left out and computed on the
+// float32 path afterwards, as the reference does. `columns` computes output columns [n0, n1)
+// for the quantized rows, in calls of whole multiples of `unit` columns.
+using Int8Columns = void (*)(const Gemm4bitParams&, const Int8Rows&, int64_t, int64_t);
+Status gemm_int8(const Gemm4bitParams& p, int64_t S, int64_t grain, Int8Columns columns, int64_t unit) {
+  Int8Rows rows(p.M, p.K);
   std::vector<uint8_t> finite((size_t)p.M);
   parallel_for(p.M, std::max<int64_t>(1, 16384 / p.K), [&](int64_t m0, int64_t m1) {
     std::vector<float> x((size_t)p.K), sx((size_t)(p.K / S));
@@ -56,14 +58,14 @@ Status gemm_int8_vnni(const Gemm4bitParams& p, int64_t S, int64_t grain) {
     for (int64_t m = m0; m < m1; ++m) {
       for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, m * p.K + k);
       finite[m] = quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data());
-      if (finite[m]) avx512::set_int8_row(xq.data(), sx.data(), S, m, m, rows);
+      if (finite[m]) set_int8_row(xq.data(), sx.data(), S, m, m, rows);
     }
   });
-  const avx512::Int8Rows* use = &rows;
-  avx512::Int8Rows compact(0, p.K);
+  const Int8Rows* use = &rows;
+  Int8Rows compact(0, p.K);
   const int64_t good = std::count(finite.begin(), finite.end(), 1);
   if (good < p.M) {  // rare: drop the non-finite rows' slots
-    compact = avx512::Int8Rows(good, p.K);
+    compact = Int8Rows(good, p.K);
     for (int64_t m = 0, r = 0; m < p.M; ++m) {
       if (!finite[m]) continue;
       std::copy_n(rows.xeo.begin() + m * p.K, p.K, compact.xeo.begin() + r * p.K);
@@ -73,9 +75,9 @@ Status gemm_int8_vnni(const Gemm4bitParams& p, int64_t S, int64_t grain) {
     }
     use = &compact;
   }
-  const int64_t unit = avx512::kInt8ColumnUnit, units = (p.N + unit - 1) / unit;
+  const int64_t units = (p.N + unit - 1) / unit;
   parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
-    avx512::gemm_4bit_int8_columns(p, *use, u0 * unit, std::min(p.N, u1 * unit));
+    columns(p, *use, u0 * unit, std::min(p.N, u1 * unit));
   });
   for (int64_t m = 0; m < p.M; ++m) {
     if (finite[m]) continue;
@@ -121,11 +123,8 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   const int64_t S = quant::int16_subblock(p.blocksize);
   const Isa isa = active_isa();
   if (p.activations == MatmulActivations::Int8 && p.K % 64 == 0) {
-    if (isa == Isa::Avx512 && avx2::int8_vnni_available()) return gemm_int8_vnni(p, S, grain);
-    // No VNNI kernel on this path: the reference gives the Int8 numbers (float32 for rows where
-    // the mode does not apply), so results never depend on the CPU.
-    parallel_for(p.N, grain, [&](int64_t n0, int64_t n1) { ref::gemm_4bit(column_range(p, n0, n1)); });
-    return Status::ok();
+    if (isa == Isa::Avx512 && avx2::int8_vnni_available()) return gemm_int8(p, S, grain, avx512::gemm_4bit_int8_columns, avx512::kInt8ColumnUnit);
+    if (has_avx2_kernels(isa)) return gemm_int8(p, S, grain, avx2::gemm_4bit_int8_columns, avx2::kInt8ColumnUnit);
   }
   if (has_avx2_kernels(isa) && single_row && p.activations == MatmulActivations::Int16) {
     const std::vector<float> x = row_as_f32(p);

@@ -252,6 +252,22 @@ describe("opt-in int16 activations for single-row products ({ activations: 'int1
 });
 
 describe("opt-in int8 activations ({ activations: 'int8' })", () => {
+  // The largest integer products (|q| = 127 activations against the +-1 table entries, w8 = +-127)
+  // fill AVX2's int16 pair sums to 2 * 127 * 127 = 32258: exact, so equal to the float32 result.
+  it('extreme products (|q| = 127 against w8 = +-127) are exact on every path', () => {
+    const N = 6, K = 256;
+    const w = new Float32Array(N * K).map((_, i) => ((i * 7) % 5 < 2 ? -1 : 1));
+    const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: 'nf4', blocksize: 64 });
+    for (const M of [1, 3]) {
+      const x = new Float32Array(M * K).map((_, i) => (i % 3 === 0 ? -0.5 : 0.5) * (1 + (i % K >= 128 ? 1 : 0)));
+      const exact = refMatmulT(x, w, M, N, K);
+      for (const isa of ISAS) {
+        const y = withIsa(isa, () => matmul4bit(Tensor.from(x, [M, K]), p, st, null, { activations: 'int8' }).data as Float32Array);
+        for (let i = 0; i < M * N; i++) expect(y[i], `${isa} M ${M} #${i}`).toBeCloseTo(exact[i]!, 4);
+      }
+    }
+  });
+
   // With a double-quantized state the CPU GEMV streams the 1-byte scales and rebuilds each block's
   // float32 scale itself; it must be exactly the de-nested value. K = 320 makes the nested
   // blocks of 256 scales straddle weight rows.

@@ -52,5 +52,37 @@ struct WeightRows {
   }
 };
 
+// ---- Int8 mode (MatmulActivations::Int8): the block scales of chunk c (64 weights) of a row ----
+
+// The float32 scale of block b rebuilt from the double-quantized form, with denest_absmax's
+// arithmetic: the product rounded to float32, then the offset added (the build's
+// -ffp-contract=off keeps the two roundings).
+inline float nested_scale(const Gemm4bitParams& p, int nested_shift, int64_t b) {
+  const float scaled = p.nested_code[p.qabsmax[b]] * p.nested_absmax[b >> nested_shift];
+  return scaled + p.nested_offset;
+}
+
+// absmax per lane for chunk c of a row: one block for all 8 lanes, or (blocksize 32) two blocks
+// of 4 lanes; read from the row's float32 scales (row_absmax), or (kNested) rebuilt from the
+// 1-byte ones, row_block0 being the row's first block and nested_shift log2(nested_blocksize).
+template <bool kBlocksize32, bool kNested>
+inline __m256 int8_chunk_absmax(const Gemm4bitParams& p, const float* row_absmax, int64_t row_block0, int64_t c, int shift, int nested_shift) {
+  if constexpr (!kNested) {
+    if constexpr (kBlocksize32) return _mm256_set_m128(_mm_broadcast_ss(row_absmax + 2 * c + 1), _mm_broadcast_ss(row_absmax + 2 * c));
+    else return _mm256_broadcast_ss(row_absmax + ((64 * c) >> shift));
+  } else if constexpr (kBlocksize32) {
+    const int64_t b = row_block0 + 2 * c;
+    return _mm256_set_m128(_mm_set1_ps(nested_scale(p, nested_shift, b + 1)), _mm_set1_ps(nested_scale(p, nested_shift, b)));
+  } else {
+    return _mm256_set1_ps(nested_scale(p, nested_shift, row_block0 + ((64 * c) >> shift)));
+  }
+}
+
+// Whether the one-row Int8 GEMV can stream the 1-byte scales: the state has them and the nested
+// blocks are a power of two (bitsandbytes uses 256).
+inline bool int8_nested_scales(const Gemm4bitParams& p) {
+  return p.qabsmax != nullptr && (p.nested_blocksize & (p.nested_blocksize - 1)) == 0;
+}
+
 }  // namespace
 }  // namespace lb::cpu::gemm4

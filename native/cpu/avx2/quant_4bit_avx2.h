@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "cpu/int8_rows.h"
 #include "lowbit/ops_quant.h"
 
 namespace lb::cpu::ref {
@@ -34,5 +35,10 @@ void gemm_4bit_columns(const Gemm4bitParams& p, const float* xp, int64_t n_begin
 // sx the per-sub-block scales from quant::quantize_activation_int16.
 void permute_activation_int16(const int16_t* xq, int64_t K, int16_t* dst);
 void gemv_4bit_int16_columns(const Gemm4bitParams& p, const int16_t* xqp, const float* sx, int64_t n_begin, int64_t n_end);
+
+// MatmulActivations::Int8 (K % 64 == 0, K % blocksize == 0) on CPUs without AVX-512 VNNI,
+// gemm_4bit_int8_avx2.cc, on the rows of cpu/int8_rows.h; same bits as the reference.
+inline constexpr int64_t kInt8ColumnUnit = 4;  // weight rows per kernel call (a multiple of the tiles' rows)
+void gemm_4bit_int8_columns(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n_begin, int64_t n_end);
 
 }  // namespace lb::cpu::avx2

@@ -4,7 +4,7 @@
 // Layout
 //   W packed : row n = bytes [n*K/2, (n+1)*K/2); a chunk of 64 weights is 32 bytes: byte i holds
 //              k = 64c + 2i (high nibble) and 64c + 2i + 1 (low nibble)
-//   rows     : Int8Rows (quant_4bit_avx512.h): each quantized activation row split into even /
+//   rows     : Int8Rows (cpu/int8_rows.h): each quantized activation row split into even /
 //              odd k per chunk, so the two nibble planes of the weight bytes line up with them
 //   scales   : float32 absmax per block; the one-row GEMV reads the 1-byte double-quantized
 //              scales instead when the state has them (Gemm4bitParams::qabsmax) and rebuilds
@@ -32,25 +32,6 @@
 #include "cpu/quant_common.h"
 
 namespace lb::cpu::avx512 {
-
-void set_int8_row(const int8_t* xq, const float* sx, int64_t S, int64_t r, int64_t m, Int8Rows& rows) {
-  const int64_t K = rows.K;
-  const size_t r0 = (size_t)(r * K), l0 = (size_t)(r * (K / 8));
-  rows.out_row[r] = m;
-  for (int64_t c = 0; c < K; c += 64) {
-    for (int i = 0; i < 32; ++i) {
-      rows.xeo[r0 + c + i] = xq[c + 2 * i];
-      rows.xeo[r0 + c + 32 + i] = xq[c + 2 * i + 1];
-    }
-    for (int lane = 0; lane < 8; ++lane) {
-      const int64_t k0 = c + 8 * lane;
-      int32_t sum = 0;
-      for (int64_t k = k0; k < k0 + 8; ++k) sum += xq[k];
-      rows.neg_corr[l0 + k0 / 8] = -128 * sum;
-      rows.sxv[l0 + k0 / 8] = sx[k0 / S];
-    }
-  }
-}
 
 // The kernels below use AVX-512 BW/VL/VNNI instructions; they run only after
 // avx2::int8_vnni_available() (the dispatcher checks it).
@@ -83,13 +64,6 @@ inline void decode_chunk(const uint8_t* src, __m256i table, __m256i& wh, __m256i
   wl = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low4));
 }
 
-// absmax per lane for chunk c: one block for all lanes, or (blocksize 32) two blocks of 4 lanes.
-template <bool kBlocksize32>
-inline __m256 chunk_absmax(const float* scales, int64_t c, int shift) {
-  if constexpr (kBlocksize32) return _mm256_set_m128(_mm_broadcast_ss(scales + 2 * c + 1), _mm_broadcast_ss(scales + 2 * c));
-  else return _mm256_broadcast_ss(scales + ((64 * c) >> shift));
-}
-
 // acc = fma(f32(exact int32 sums of the chunk), f32(sx * absmax), acc): the Int8 order.
 inline __m256 accumulate(__m256 acc, __m256i wh, __m256i wl, const int8_t* xeo, const int32_t* neg_corr, const float* sxv, __m256 absmax) {
   const __m256i xe = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xeo));
@@ -97,28 +71,6 @@ inline __m256 accumulate(__m256 acc, __m256i wh, __m256i wl, const int8_t* xeo, 
   const __m256i start = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(neg_corr));
   const __m256i isum = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(start, wh, xe), wl, xo);
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(_mm256_loadu_ps(sxv), absmax), acc);
-}
-
-// The float32 scale of block b rebuilt from the double-quantized form, with denest_absmax's
-// arithmetic: the product rounded to float32, then the offset added (the build's
-// -ffp-contract=off keeps the two roundings).
-inline float nested_scale(const Gemm4bitParams& p, int nested_shift, int64_t b) {
-  const float scaled = p.nested_code[p.qabsmax[b]] * p.nested_absmax[b >> nested_shift];
-  return scaled + p.nested_offset;
-}
-
-// Block scales per lane for chunk c of weight row n: from absmax, or (kNested) rebuilt from the
-// 1-byte scales, which the GEMV then streams instead of the 4-byte ones.
-template <bool kBlocksize32, bool kNested>
-inline __m256 row_chunk_absmax(const Gemm4bitParams& p, const float* row_absmax, int64_t row_block0, int64_t c, int shift, int nested_shift) {
-  if constexpr (!kNested) {
-    return chunk_absmax<kBlocksize32>(row_absmax, c, shift);
-  } else if constexpr (kBlocksize32) {
-    const int64_t b = row_block0 + 2 * c;
-    return _mm256_set_m128(_mm_set1_ps(nested_scale(p, nested_shift, b + 1)), _mm_set1_ps(nested_scale(p, nested_shift, b)));
-  } else {
-    return _mm256_set1_ps(nested_scale(p, nested_shift, row_block0 + ((64 * c) >> shift)));
-  }
 }
 
 // One activation row (rows.rows() == 1): R weight rows streamed together.
@@ -141,7 +93,7 @@ __attribute__((noinline)) void gemv_int8_rows(const Gemm4bitParams& p, const Int
       __m256i wh, wl;
       decode_chunk(src, table, wh, wl);
       acc[r] = accumulate(acc[r], wh, wl, rows.xeo.data() + 64 * c, rows.neg_corr.data() + 8 * c, rows.sxv.data() + 8 * c,
-                          row_chunk_absmax<kBlocksize32, kNested>(p, wrows.absmax[r], (n + r) * blocks_per_row, c, shift, nested_shift));
+                          gemm4::int8_chunk_absmax<kBlocksize32, kNested>(p, wrows.absmax[r], (n + r) * blocks_per_row, c, shift, nested_shift));
     }
   }
 #pragma GCC unroll 8
@@ -166,7 +118,7 @@ __attribute__((noinline)) void gemm_int8_tile(const Gemm4bitParams& p, const Int
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       decode_chunk(wrows.bytes[r] + 32 * c, table, wh[r], wl[r]);
-      absmax[r] = chunk_absmax<kBlocksize32>(wrows.absmax[r], c, shift);
+      absmax[r] = gemm4::int8_chunk_absmax<kBlocksize32, false>(p, wrows.absmax[r], 0, c, shift, 0);
     }
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
@@ -195,10 +147,8 @@ template <bool kBlocksize32>
 void columns(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n_begin, int64_t n_end) {
   int64_t n = n_begin;
   if (rows.rows() == 1) {
-    // The 1-byte scales when the state has them and their nested blocks are a power of two
-    // (bitsandbytes uses 256): the memory-bound GEMV reads fewer bytes. Same values either way.
-    const bool nested = p.qabsmax != nullptr && (p.nested_blocksize & (p.nested_blocksize - 1)) == 0;
-    if (nested) {
+    // The 1-byte scales when possible: the memory-bound GEMV reads fewer bytes, same values.
+    if (gemm4::int8_nested_scales(p)) {
       for (; n + kInt8Rows <= n_end; n += kInt8Rows) gemv_int8_rows<kInt8Rows, kBlocksize32, true>(p, rows, n);
       for (; n < n_end; ++n) gemv_int8_rows<1, kBlocksize32, true>(p, rows, n);
     } else {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/int8_rows.h"
 #include "lowbit/ops_quant.h"
 
 namespace lb::cpu::avx512 {
@@ -24,24 +25,8 @@ void gemv_4bit_columns(const Gemm4bitParams& p, const float* xp, int64_t n_begin
 void pair_activation_row(const void* a_row, DType a_dtype, int64_t K, int64_t m, float* row_scratch, float* xq);
 void gemm_4bit_columns(const Gemm4bitParams& p, const float* xq, int64_t n_begin, int64_t n_end);
 
-// MatmulActivations::Int8 (K % 64 == 0, K % blocksize == 0), gemm_4bit_int8_vnni.cc.
-// Needs AVX-512 F/BW/VL + VNNI (avx2::int8_vnni_available()).
-// The quantized activation rows rearranged for the kernel; for row r and chunk c of 64 values:
-//   xeo[r*K + 64c + i] = xq[64c + 2i], xeo[r*K + 64c + 32 + i] = xq[64c + 2i + 1]  (i < 32)
-//   neg_corr[r*K/8 + 8c + L] = -128 * sum of xq over lane L's 8 values (removes the +128 weight offset)
-//   sxv[r*K/8 + 8c + L] = sx of the sub-block holding lane L's first value
-//   out_row[r] = the output row (rows whose activations are not finite are left out by the caller)
-struct Int8Rows {
-  int64_t K = 0;
-  std::vector<int8_t> xeo;
-  std::vector<int32_t> neg_corr;
-  std::vector<float> sxv;
-  std::vector<int64_t> out_row;
-  Int8Rows(int64_t count, int64_t K_) : K(K_), xeo((size_t)(count * K_)), neg_corr((size_t)(count * K_ / 8)), sxv((size_t)(count * K_ / 8)), out_row((size_t)count) {}
-  int64_t rows() const { return (int64_t)out_row.size(); }
-};
-// Fills slot r from one quantized row (quant::quantize_activation_int8's xq / sx) for output row m.
-void set_int8_row(const int8_t* xq, const float* sx, int64_t S, int64_t r, int64_t m, Int8Rows& rows);
+// MatmulActivations::Int8 (K % 64 == 0, K % blocksize == 0), gemm_4bit_int8_vnni.cc, on the
+// rows of cpu/int8_rows.h. Needs AVX-512 F/BW/VL + VNNI (avx2::int8_vnni_available()).
 inline constexpr int64_t kInt8ColumnUnit = 4;  // weight rows per kernel call (a multiple of the tiles' rows)
 void gemm_4bit_int8_columns(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n_begin, int64_t n_end);
 
