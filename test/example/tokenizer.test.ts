@@ -107,7 +107,10 @@ describe('llama2.c tokenizer', () => {
           expect(ours, line).toEqual(processor.encodeIds(line));
           compared++;
         }
-        expect(compared).toBeGreaterThan(100);
+        // Every non-empty line is compared. The embedded TinyStories sample (the text when ../shared is
+        // absent, as in any clone but this team's) has 25 such lines; the shared texts have hundreds.
+        expect(compared).toBe(lines.length);
+        expect(compared).toBeGreaterThanOrEqual(20);
       });
     });
 });
