@@ -19,11 +19,12 @@ const require = createRequire(import.meta.url);
 
 function tryLoad() {
   // In a child process: a broken binary must not take the installer down with it.
-  const r = spawnSync(process.execPath, ['-e', `const a=require('node-gyp-build')(${JSON.stringify(root)});console.log(a.buildInfo.cudaFlavor)`], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return r.status === 0 ? r.stdout.trim() : null;
+  // Prints "<flavor> <path>": node-gyp-build takes build/Release first, then prebuilds/<platform>-<arch>/.
+  const script =
+    `const g=require('node-gyp-build'),d=${JSON.stringify(root)},a=g(d);` +
+    `console.log(a.buildInfo.cudaFlavor+' '+require('path').relative(d,g.path(d)))`;
+  const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim().split(' ') : null;
 }
 
 function cmakeJs(flavor) {
@@ -43,8 +44,11 @@ if (!['auto', 'on', 'off', 'emulated'].includes(requested)) {
 if (!process.env.LOWBIT_FORCE_BUILD && !process.argv.includes('--force') && process.env.LOWBIT_CUDA === undefined) {
   const existing = tryLoad();
   if (existing !== null) {
-    console.log(`lowbit: using the existing native addon (CUDA flavor: ${existing})`);
+    console.log(`lowbit: using the existing native addon ${existing[1]} (CUDA flavor: ${existing[0]}); nothing to build`);
     process.exit(0);
+  }
+  if (existsSync(join(root, 'prebuilds'))) {
+    console.log('lowbit: the prebuilt binary does not load on this system (it needs Linux x86-64 with glibc >= 2.34); building from source');
   }
 }
 
@@ -54,7 +58,7 @@ if (!ok && requested === 'auto') {
   if (existsSync(join(root, 'build'))) spawnSync('rm', ['-rf', join(root, 'build')]);
   ok = cmakeJs('off');
 }
-const flavor = ok ? tryLoad() : null;
+const flavor = ok ? tryLoad()?.[0] ?? null : null;
 if (flavor === null) {
   console.error('lowbit: could not build the native addon. It needs cmake >= 3.18, a C++17 compiler and');
   console.error('        python-free cmake-js (installed as a dependency). See the messages above.');

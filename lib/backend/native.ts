@@ -129,8 +129,15 @@ export function nativeAddon(): NativeAddon {
     }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
+    // The prebuilt binary needs glibc >= 2.34; on an older system the install script builds from
+    // source, but an install with --ignore-scripts lands here.
+    const glibcHint = /GLIBC_[0-9.]+' not found/.test(why)
+      ? 'The prebuilt binary needs glibc >= 2.34 (this system has an older one): rebuild from source with ' +
+        '`LOWBIT_FORCE_BUILD=1 npm rebuild lowbit`.\n'
+      : '';
     throw new LowbitError(
       `Could not load the lowbit native addon${override ? ` from LOWBIT_ADDON_PATH=${override}` : ''}: ${why}\n` +
+        glibcHint +
         'Build it with `npm install` (or `npx cmake-js compile`) in the lowbit package folder; ' +
         'it needs cmake >= 3.18 and a C++17 compiler, and uses nvcc when one is on PATH.',
       'LOWBIT_E_NATIVE',
