@@ -45,12 +45,13 @@ failed=0
 check() { # check <label> <command...>: runs the command, its output indented, and records the result
   local label=$1; shift
   echo "--- $label"
+  local t0=$SECONDS
   if "$@" > "$WORK/last.log" 2>&1; then
     sed 's/^/    /' "$WORK/last.log" | tail -n 40
-    passed=$((passed + 1)); echo "  ok    $label"
+    passed=$((passed + 1)); echo "  ok    $label ($((SECONDS - t0)) s)"
   else
     sed 's/^/    /' "$WORK/last.log" | tail -n 80
-    failed=$((failed + 1)); echo "  FAIL  $label"
+    failed=$((failed + 1)); echo "  FAIL  $label ($((SECONDS - t0)) s)"
   fi
 }
 
