@@ -19,3 +19,4 @@ export * from './nn/linear-4bit.js';
 export * from './nn/linear-8bit-lt.js';
 export * from './io/state-dict-4bit.js';
 export * from './io/state-dict-8bit.js';
+export * from './io/safetensors.js';
