@@ -20,7 +20,8 @@ export interface MeasureOptions {
 }
 
 export interface Measurement {
-  kind: QuantKind;
+  /** The quantization kind, or the label of a loaded checkpoint (`--hf`). */
+  kind: QuantKind | string;
   linearWeightBytes: number;
   floatWeightBytes: number;
   /** Wall time to build the 35 layers from the float weights (quantization included). */
@@ -35,8 +36,13 @@ export interface Measurement {
 /** Build the model for `kind`, time decoding, score the text, dispose. */
 export async function measure(checkpoint: Checkpoint, kind: QuantKind, options: MeasureOptions): Promise<Measurement> {
   const factory = await linearFactory(kind);
+  return measureModel(kind, () => new Transformer(checkpoint, factory), options);
+}
+
+/** The same for a model built by `build` (e.g. loaded from a transformers checkpoint), labelled `kind`. */
+export function measureModel(kind: string, build: () => Transformer, options: MeasureOptions): Measurement {
   const buildStart = performance.now();
-  const model = new Transformer(checkpoint, factory);
+  const model = build();
   const buildMs = performance.now() - buildStart;
   try {
     decodeLatency(model, 16); // warm-up (JIT, caches)
