@@ -14,11 +14,17 @@
  * transformers row j, row 2j+1 is row j + headSize/2. A permutation of outputs is exact for every
  * layer kind.
  *
+ * LLM.int8() activations. bitsandbytes' Linear8bitLt casts its input to float16 before quantizing
+ * it (`x.to(float16)`, on CPU and CUDA alike); lowbit's layer quantizes float32 input as it is. The
+ * int8 layers here therefore get float16-rounded input, which makes the row scales and int8 codes
+ * the ones bitsandbytes computes. (One remaining difference: bitsandbytes multiplies the outlier
+ * columns with the original float32 values, these layers with the float16-rounded ones.)
+ *
  * Names (transformers → llama2.c): embed_tokens → token embedding; input_layernorm → rms_att;
  * q/k/v/o_proj → wq/wk/wv/wo; post_attention_layernorm → rms_ffn; gate_proj → w1; down_proj → w2;
  * up_proj → w3; model.norm → rms_final; lm_head (absent when tied) → classifier.
  */
-import { BnbCheckpoint, LowbitError, type BnbQuantization, type Tensor } from '../../lib/index.js';
+import { BnbCheckpoint, LowbitError, Tensor, type BnbQuantization } from '../../lib/index.js';
 
 import type { ModelConfig } from './checkpoint.js';
 import { ExampleError } from './errors.js';
@@ -100,6 +106,25 @@ class RopeOrderLinear implements LinearLayer {
   dispose(): void { this.inner.dispose(); }
 }
 
+/** Rounds the input to float16 first, as bitsandbytes' Linear8bitLt does (`x.to(float16)`). */
+class Float16InputLinear implements LinearLayer {
+  constructor(private readonly inner: LinearLayer) {}
+
+  get inFeatures(): number { return this.inner.inFeatures; }
+  get outFeatures(): number { return this.inner.outFeatures; }
+
+  forward(x: Float32Array, rows: number): Float32Array {
+    const half = Tensor.from(x, [x.length]).toDType('float16');
+    const rounded = half.toFloat32Array();
+    half.dispose();
+    return this.inner.forward(rounded, rows);
+  }
+
+  weightBytes(): number { return this.inner.weightBytes(); }
+  outlierStats() { return this.inner.outlierStats?.(); }
+  dispose(): void { this.inner.dispose(); }
+}
+
 function float32Of(t: Tensor, name: string): Float32Array {
   if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
     throw new ExampleError('E_CHECKPOINT_MALFORMED', `${name} is ${t.dtype}; expected a float tensor`);
@@ -137,6 +162,7 @@ export function loadHfModel(dir: string): HfModel {
       } else {
         if (loaded.layer.bias) throw new ExampleError('E_CHECKPOINT_MALFORMED', `${dir}: ${prefix} has a bias; this example has none`);
         layer = new LowbitLinear(loaded.layer, loaded.layer.outFeatures, loaded.layer.inFeatures);
+        if (loaded.kind === 'linear8bitlt') layer = new Float16InputLinear(layer);
       }
       built.push(layer);
       if (layer.outFeatures !== out || layer.inFeatures !== inp) {
