@@ -41,7 +41,7 @@ const FROM_LOWBIT: Record<DType, SafetensorsDType> = { float32: 'F32', float16: 
 export interface SafetensorsTensor {
   dtype: SafetensorsDType;
   shape: number[];
-  /** Exactly prod(shape) × size(dtype) bytes; owned by this object (not a view of a larger file buffer). */
+  /** Exactly prod(shape) × size(dtype) bytes: its own buffer when read from a file, a view when read from a Uint8Array. */
   data: Uint8Array;
 }
 
@@ -245,8 +245,8 @@ export function openSafetensors(path: string): SafetensorsReader {
 }
 
 /**
- * Reads a whole safetensors file (a path, read tensor by tensor at its offset) or an in-memory
- * buffer. Each returned tensor owns its bytes.
+ * Reads a whole safetensors file (a path, read tensor by tensor at its offset into one buffer per
+ * tensor) or an in-memory buffer (tensors are views into it: nothing is copied).
  * @throws LowbitError LOWBIT_E_FORMAT for a malformed file, LOWBIT_E_ARGUMENT when it cannot be opened.
  */
 export function readSafetensors(source: string | Uint8Array): SafetensorsContent {
@@ -267,7 +267,7 @@ export function readSafetensors(source: string | Uint8Array): SafetensorsContent
   const { entries, metadata } = parseSafetensorsHeader(source.subarray(8, dataStart), source.length - dataStart, where);
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [k, e] of [...entries.entries()].sort((a, b) => a[1].begin - b[1].begin)) {
-    tensors[k] = { dtype: e.dtype, shape: e.shape, data: source.slice(dataStart + e.begin, dataStart + e.end) };
+    tensors[k] = { dtype: e.dtype, shape: e.shape, data: source.subarray(dataStart + e.begin, dataStart + e.end) };
   }
   return { tensors, metadata };
 }

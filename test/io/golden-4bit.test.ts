@@ -16,7 +16,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { QuantState, Tensor, dequantize4bit, quantCodeTable, quantize4bit, type FloatDType, type QuantType4bit } from '../../lib/index.js';
-import { SKIP_MESSAGE, bnbBytes, bnbManifest, bnbTensor, hasBnbData, type ManifestCase } from './golden.js';
+import { SKIP_MESSAGE, bnbBytes, bnbManifest, bnbTensor, differingBytes, hasBnbData } from './golden.js';
 
 const FILE = 'ops-4bit.safetensors';
 
@@ -26,16 +26,8 @@ function nibbles(bytes: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
-function sameBytes(a: ArrayBufferView, b: ArrayBufferView): number {
-  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  expect(x.length).toBe(y.length);
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) diff++;
-  return diff;
-}
 
-export interface GoldenRow { area: string; cases: number; bytes: number; mismatches: number; causes: string }
+interface GoldenRow { area: string; cases: number; bytes: number; mismatches: number; causes: string }
 const rows: GoldenRow[] = [];
 
 describe.skipIf(!hasBnbData)('4-bit quantize / dequantize vs bitsandbytes (ops-4bit.safetensors)', () => {
@@ -64,7 +56,7 @@ describe.skipIf(!hasBnbData)('4-bit quantize / dequantize vs bitsandbytes (ops-4
       const ours = nibbles(packed.data as Uint8Array, n);
       const theirs = nibbles(bnbBytes(FILE, c.outputs.packed), n);
       const rawAbsmax = bnbTensor(FILE, c.outputs.absmax_raw ?? c.outputs.absmax);
-      expect(sameBytes(st.absmax.data, rawAbsmax.data)).toBe(0);
+      expect(differingBytes(st.absmax.data, rawAbsmax.data)).toBe(0);
       quantTally.absmaxBytes += rawAbsmax.byteLength;
       const absmax = rawAbsmax.toFloat32Array();
       const kinds = { all_zero_block: 0, fp4_sign_of_zero: 0, threshold: 0 };
@@ -97,7 +89,7 @@ describe.skipIf(!hasBnbData)('4-bit quantize / dequantize vs bitsandbytes (ops-4
         const offset = bnbTensor(FILE, c.outputs.offset).toFloat32Array()[0]!;
         state = new QuantState({ absmax: bnbTensor(FILE, c.outputs.absmax), shape: c.input_shape, dtype, blocksize: bs, code: table, quantType: qt, offset, state2 });
         const scales = state.absmaxFloat32();
-        expect(sameBytes(scales.data, bnbTensor(FILE, c.outputs.absmax_dequant).data)).toBe(0);
+        expect(differingBytes(scales.data, bnbTensor(FILE, c.outputs.absmax_dequant).data)).toBe(0);
         dequantTally.scaleBytes += scales.byteLength;
 
         // Our own double quantization of the same absmax: offset (mean) and scale codes.
@@ -105,7 +97,7 @@ describe.skipIf(!hasBnbData)('4-bit quantize / dequantize vs bitsandbytes (ops-4
         nestTally.cases++;
         if (dq.offset === offset) nestTally.offsetsEqual++;
         nestTally.codeBytes += nb;
-        nestTally.codeDiffs += sameBytes(dq.absmax.data, bnbTensor(FILE, c.outputs.absmax).data);
+        nestTally.codeDiffs += differingBytes(dq.absmax.data, bnbTensor(FILE, c.outputs.absmax).data);
       } else {
         state = new QuantState({ absmax: bnbTensor(FILE, c.outputs.absmax), shape: c.input_shape, dtype, blocksize: bs, code: table, quantType: qt });
       }
@@ -114,7 +106,7 @@ describe.skipIf(!hasBnbData)('4-bit quantize / dequantize vs bitsandbytes (ops-4
       const refName = c.outputs.dequant_default_backend ?? c.outputs.dequant;
       const ref = bnbTensor(FILE, refName);
       expect(ref.numel).toBe(n);
-      let diff = sameBytes(out.data, ref.data);
+      let diff = differingBytes(out.data, ref.data);
       if (diff > 0 && qt === 'fp4') {
         // FP4 code 8: lowbit's kernels compute -0.0 (CUDA); bitsandbytes' CPU AVX-512 / PyTorch paths +0.0.
         const o = out.toFloat32Array();

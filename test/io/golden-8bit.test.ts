@@ -14,16 +14,8 @@ import {
   BnbCheckpoint, Linear8bitLt, QuantState, Tensor, dequantizeBlockwise, int8LinearMatmul, int8MmDequant, int8VectorwiseQuant,
   quantCodeTable, quantizeBlockwise, readSafetensors, safetensorToTensor, type FloatDType,
 } from '../../lib/index.js';
-import { BNB_DIR, SKIP_MESSAGE, bnbManifest, bnbTensor, hasBnbData } from './golden.js';
+import { BNB_DIR, SKIP_MESSAGE, bnbManifest, bnbTensor, differingBytes, hasBnbData } from './golden.js';
 
-function diffBytes(a: ArrayBufferView, b: ArrayBufferView): number {
-  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  expect(x.length).toBe(y.length);
-  let d = 0;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) d++;
-  return d;
-}
 
 function diffElems(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -49,7 +41,7 @@ describe.skipIf(!hasBnbData)('8-bit blockwise and LLM.int8() vs bitsandbytes', (
       const A = bnbTensor(F8, c.input);
       const [q] = quantizeBlockwise(A, { blocksize: c.args.blocksize, nested: c.args.nested });
       const bnbQ = bnbTensor(F8, c.outputs.q);
-      const native = diffBytes(q.data, bnbQ.data);
+      const native = differingBytes(q.data, bnbQ.data);
       if (c.outputs.q_default_backend) {
         const ref = bnbTensor(F8, c.outputs.q_default_backend).toTypedArray();
         const ours = q.toTypedArray();
@@ -101,7 +93,7 @@ describe.skipIf(!hasBnbData)('8-bit blockwise and LLM.int8() vs bitsandbytes', (
       }
       const out = dequantizeBlockwise(bnbQ, state);
       const ref = bnbTensor(F8, c.outputs.dequant);
-      expect(diffBytes(out.data, ref.data)).toBe(0);
+      expect(differingBytes(out.data, ref.data)).toBe(0);
       t8.dequantBytes += ref.byteLength;
     });
   }
@@ -110,8 +102,8 @@ describe.skipIf(!hasBnbData)('8-bit blockwise and LLM.int8() vs bitsandbytes', (
   for (const c of cases.filter((c) => c.op === 'bitsandbytes.functional.int8_vectorwise_quant')) {
     it(`${c.id}: CA, row_stats and outlier columns byte-identical`, () => {
       const { CA, rowStats, outlierCols } = int8VectorwiseQuant(bnbTensor(FI, c.input), c.args.threshold);
-      expect(diffBytes(CA.data, bnbTensor(FI, c.outputs.CA).data)).toBe(0);
-      expect(diffBytes(rowStats.data, bnbTensor(FI, c.outputs.row_stats).data)).toBe(0);
+      expect(differingBytes(CA.data, bnbTensor(FI, c.outputs.CA).data)).toBe(0);
+      expect(differingBytes(rowStats.data, bnbTensor(FI, c.outputs.row_stats).data)).toBe(0);
       if (c.outlier_cols_is_none) {
         expect(outlierCols).toBeNull();
       } else {
@@ -128,7 +120,7 @@ describe.skipIf(!hasBnbData)('8-bit blockwise and LLM.int8() vs bitsandbytes', (
   for (const c of cases.filter((c) => c.op.startsWith('bitsandbytes.functional.int8_linear_matmul'))) {
     it(`${c.id}: int32 product byte-identical`, () => {
       const C = int8LinearMatmul(bnbTensor(FI, c.inputs.A), bnbTensor(FI, c.inputs.B));
-      expect(diffBytes(C.data, bnbTensor(FI, c.outputs.C).data)).toBe(0);
+      expect(differingBytes(C.data, bnbTensor(FI, c.outputs.C).data)).toBe(0);
       mm.cases++;
       mm.bytes += C.byteLength;
     });
@@ -157,7 +149,7 @@ describe.skipIf(!hasBnbData)('8-bit blockwise and LLM.int8() vs bitsandbytes', (
         cpu[m * N + n] = v;
       }
       const cpuCast = Tensor.from(cpu, [M, N]).toDType(dtype);
-      expect(diffBytes(cpuCast.data, ref.data)).toBe(0);
+      expect(differingBytes(cpuCast.data, ref.data)).toBe(0);
       // lowbit (CUDA constant, float32 result): relative difference = the two constants' ratio, up to rounding.
       const ours = int8MmDequant(C, rs, cs, bias, { dtype: 'float32' }).toFloat32Array();
       const noBias = new Float32Array(M * N);

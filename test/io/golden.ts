@@ -4,6 +4,7 @@
  * `hasBnbData` is false (a clone without ../shared beside it).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, safetensorToTensor, type SafetensorsContent, type Tensor } from '../../lib/index.js';
 
@@ -45,4 +46,14 @@ export function bnbBytes(file: string, name: string): Uint8Array {
   const t = bnbFile(file).tensors[name];
   if (!t) throw new Error(`no tensor ${name} in ${file}`);
   return t.data;
+}
+
+/** Number of differing bytes between two views of equal byte length. */
+export function differingBytes(a: ArrayBufferView, b: ArrayBufferView): number {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  expect(x.length).toBe(y.length);
+  let d = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) d++;
+  return d;
 }
