@@ -14,7 +14,7 @@ import { Float32Linear } from '../../examples/llama2c/linear.js';
 import { Transformer } from '../../examples/llama2c/model.js';
 import { perplexity } from '../../examples/llama2c/perplexity.js';
 import { Tokenizer } from '../../examples/llama2c/tokenizer.js';
-import { readSafetensors, safetensorToTensor } from '../../lib/index.js';
+import { readSafetensors, safetensorToTensor, writeSafetensors } from '../../lib/index.js';
 import { BNB_DIR, SKIP_MESSAGE, bnbManifest, hasBnbData } from '../io/golden.js';
 
 const unused = (w: Float32Array, o: number, i: number) => new Float32Linear(w, o, i);
@@ -81,5 +81,30 @@ describe.skipIf(!hasBnbData)('transformers checkpoints in the example (../shared
     cfg.quantization_config.bnb_4bit_quant_type = 'fp4';
     writeFileSync(join(d, 'config.json'), JSON.stringify(cfg));
     expect(() => loadHfModel(d)).toThrow(/is nf4 but quantization_config says bnb_4bit_quant_type "fp4"/);
+  });
+  it('a sharded checkpoint (model.safetensors.index.json) loads and computes the same logits', () => {
+    const d = join(dir, 'sharded');
+    cpSync(join(BNB_DIR, 'stories260K-nf4-dq'), d, { recursive: true });
+    const whole = readSafetensors(join(d, 'model.safetensors'));
+    rmSync(join(d, 'model.safetensors'));
+    const names = Object.keys(whole.tensors);
+    const shards = [names.filter((_, i) => i % 2 === 0), names.filter((_, i) => i % 2 === 1)];
+    const weightMap: Record<string, string> = {};
+    shards.forEach((keys, s) => {
+      const file = `model-0000${s + 1}-of-00002.safetensors`;
+      writeSafetensors(join(d, file), Object.fromEntries(keys.map((k) => [k, whole.tensors[k]!])), whole.metadata);
+      for (const k of keys) weightMap[k] = file;
+    });
+    writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const prompt = bnbManifest().stories260K.prompt_token_ids as number[];
+    const run = (path: string) => {
+      const model = new Transformer(loadHfModel(path).weights, unused);
+      try {
+        return model.forward(prompt, 0, { allLogits: true });
+      } finally {
+        model.dispose();
+      }
+    };
+    expect(Array.from(run(d))).toEqual(Array.from(run(join(BNB_DIR, 'stories260K-nf4-dq'))));
   });
 });
