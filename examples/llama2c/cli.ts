@@ -198,13 +198,12 @@ async function runTable(io: CliIo, checkpoint: Checkpoint | null, tokenizer: Tok
   const hfNotes: string[] = [];
   if (checkpoint === null) {
     const { loadHfModel } = await loadHfSupport();
-    for (const [i, dir] of options.hf.entries()) {
-      const label = `hf${options.hf.length > 1 ? i + 1 : ''}`;
-      rows.push(measureModel(label, () => {
-        const hf = loadHfModel(dir);
-        hfNotes.push(`  ${label.padEnd(8)} ${dir}: ${hf.description}`);
-        return new Transformer(hf.weights, unusedFactory);
-      }, measureOptions(label)));
+    for (const dir of options.hf) {
+      const hf = loadHfModel(dir);
+      const q = hf.quantization;
+      const label = q === null ? 'hf-float' : q.bits === 4 ? `hf-${q.quantType}${q.doubleQuant ? '-dq' : ''}` : `hf-int8-t${q.threshold}`;
+      hfNotes.push(`  ${label.padEnd(10)} ${dir}: ${hf.description}`);
+      rows.push(measureModel(label, () => new Transformer(hf.weights, unusedFactory), measureOptions(label)));
     }
   }
   for (const kind of checkpoint === null ? [] : kinds) rows.push(await measure(checkpoint!, kind, measureOptions(kind)));

@@ -87,9 +87,9 @@ function decodeLatency(model: Transformer, tokens: number): number {
   return steps % 2 ? times[(steps - 1) / 2] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
 }
 
-/** A fixed-width text table, the first row being fp32 when present (the reference for ratios). */
+/** A fixed-width text table; the fp32 (or float --hf) row, when present, is the reference for ratios. */
 export function formatTable(rows: readonly Measurement[]): string {
-  const base = rows.find((r) => r.kind === 'fp32');
+  const base = rows.find((r) => r.kind === 'fp32' || r.kind === 'hf-float'); // float weights: the reference
   const header = ['quant', 'linear weights', 'x fp32', 'model bytes', 'ms/token', 'tokens/s', 'perplexity', 'vs fp32', 'outlier cols (per call)'];
   const body = rows.map((r) => [
     r.kind,

@@ -107,4 +107,12 @@ describe.skipIf(!hasBnbData)('transformers checkpoints in the example (../shared
     };
     expect(Array.from(run(d))).toEqual(Array.from(run(join(BNB_DIR, 'stories260K-nf4-dq'))));
   });
+  it('table --hf compares checkpoints, the float one as the reference; --hf with --quant is refused', async () => {
+    let out = '';
+    const io = { out: (t: string) => (out += t), err: () => {}, errIsTTY: false };
+    await main(['table', '--hf', join(BNB_DIR, 'stories260K-hf'), '--hf', join(BNB_DIR, 'stories260K-int8'), '--window', '32', '--max-windows', '1', '--latency-tokens', '2'], io);
+    expect(out).toMatch(/hf-float .* 1\.000 .*\+0\.00%/);
+    expect(out).toMatch(/hf-int8-t6 /);
+    await expect(main(['perplexity', '--hf', join(BNB_DIR, 'stories260K-hf'), '--quant', 'nf4'], io)).rejects.toThrow(/expected no --quant/);
+  });
 });
