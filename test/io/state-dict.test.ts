@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  dequantize4bit,
   Linear4bit,
   Linear8bitLt,
   Tensor,
@@ -190,5 +191,58 @@ describe.skipIf(!hasBnbData)('state dicts written by bitsandbytes (../shared/dat
       checked++;
     }
     expect(checked).toBe(9);
+  });
+  it('loads what bitsandbytes\' CPU path writes (0x77 all-zero blocks, FP4 sign codes near zero, LUT-chosen scale codes) and dequantizes as it does', () => {
+    const m = bnbManifest();
+    let checked = 0;
+    for (const id of ['q4/mixed_16x400_f16/nf4_bs64_dq', 'q4/mixed_16x400_f16/fp4_bs64_dq', 'q4/randn_7x129_f32/fp4_bs64_dq']) {
+      const c = m.cases.find((c) => c.id === id)!;
+      const F = 'ops-4bit.safetensors';
+      const qt = c.args.quant_type as QuantType4bit;
+      const qs = c.quant_state;
+      const json = { quant_type: qt, blocksize: c.args.blocksize, dtype: qs.dtype, shape: qs.shape, nested_blocksize: qs.nested_blocksize, nested_dtype: qs.nested_dtype, nested_offset: qs.nested_offset };
+      const jb = new TextEncoder().encode(JSON.stringify(json));
+      const sd: Record<string, Tensor> = {
+        weight: Tensor.from(bnbTensor(F, c.outputs.packed).data as Uint8Array, [Math.ceil(qs.shape[0] * qs.shape[1] / 2), 1], 'uint8'),
+        'weight.absmax': bnbTensor(F, c.outputs.absmax),
+        'weight.quant_map': bnbTensor(F, `tables/${qt}`), // bitsandbytes' stored table (FP4: +0.0 at code 8)
+        'weight.nested_absmax': bnbTensor(F, c.outputs.nested_absmax),
+        'weight.nested_quant_map': bnbTensor(F, 'tables/dynamic'),
+        [`weight.quant_state.bitsandbytes__${qt}`]: Tensor.from(jb, [jb.length], 'uint8'),
+      };
+      const layer = linear4bitFromStateDict(sd, '');
+      const w = dequantize4bit(layer.weight.data, layer.weight.quantState).toFloat32Array();
+      const ref = bnbTensor(F, c.outputs.dequant_default_backend ?? c.outputs.dequant).toFloat32Array();
+      // Equal as numbers (FP4 code 8 is -0.0 in lowbit, +0.0 on bnb's CPU: === treats them as equal).
+      expect(w.every((v, i) => v === ref[i])).toBe(true);
+      checked++;
+    }
+    expect(checked).toBe(3);
+  });
+
+  it('the training-mode Linear8bitLt forward (MatMul8bitFp, CPU only) is a semantics lowbit does not share: asserted as F.linear with the dequantized weight', () => {
+    const m = bnbManifest();
+    const c = m.cases.find((c) => c.id === 'lin8/x_6x64_f32/float32_t6_train')!;
+    const sd = load('linear8bitlt-t6.state_dict.safetensors');
+    const CB = sd.weight!.data as Int8Array;
+    const SCB = sd.SCB!.toFloat32Array();
+    const bias = sd.bias!.toFloat32Array();
+    const x = bnbTensor('layers.safetensors', c.input).toFloat32Array();
+    const ref = bnbTensor('layers.safetensors', c.outputs.y).toFloat32Array();
+    const f = Math.fround;
+    let maxRel = 0;
+    const scale = Math.max(...ref.map(Math.abs));
+    for (let r = 0; r < 6; r++) for (let n = 0; n < 48; n++) {
+      let s = 0;
+      for (let k = 0; k < 64; k++) s += x[r * 64 + k]! * f(CB[n * 64 + k]! * f(SCB[n]! * f(1 / 127)));
+      maxRel = Math.max(maxRel, Math.abs(s + bias[n]! - ref[r * 48 + n]!) / scale);
+    }
+    expect(maxRel).toBeLessThan(1e-6); // float32 sums in another order
+    // lowbit's (eval) forward quantizes the activations too: int8 resolution away from it.
+    const layer = (linearFromStateDict(sd, '', { threshold: 6 }) as { layer: Linear8bitLt }).layer;
+    const y = layer.forward(Tensor.from(x, [6, 64])).toFloat32Array();
+    const d = Math.max(...y.map((v, i) => Math.abs(v - ref[i]!))) / scale;
+    expect(d).toBeGreaterThan(1e-5);
+    expect(d).toBeLessThan(2e-2);
   });
 });
