@@ -14,13 +14,16 @@
  *
  * Memory: `openSafetensors(path)` reads only the header; each tensor is read from its offset
  * when asked for, into its own buffer, so loading a checkpoint never holds the file twice.
+ * `openSafetensorsAsync` / `readAsync` / `readSafetensorsAsync` do the reads on libuv's pool, off
+ * the event loop.
  *
  * Writing reproduces the layout the reference (Rust/Python) writer produces, so a state dict
  * with the same tensors gives a byte-identical file: tensors ordered by dtype (I64, F32, I32,
  * BF16, F16, I8, U8, BOOL: the reference's dtype enumeration, descending), then by name;
  * `__metadata__` first in the header; compact JSON padded with spaces to a multiple of 8 bytes.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, open, openSync, read, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { DTYPES, type DType, type TypedArray } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
@@ -174,13 +177,12 @@ export class SafetensorsReader {
     try {
       fd = openSync(path, 'r');
     } catch (e) {
-      throw new LowbitError(`Cannot open safetensors file ${path}: ${(e as Error).message}`, 'LOWBIT_E_ARGUMENT');
+      throw cannotOpen(path, e);
     }
     try {
       const size = fstatSync(fd).size;
-      if (size < 8) throw formatError(path, `the file has ${size} bytes, fewer than the 8-byte header length`);
       const prefix = new Uint8Array(8);
-      readFully(fd, prefix, 0, path);
+      if (size >= 8) readFully(fd, prefix, 0, path);
       const n = headerLength(prefix, size, path);
       const header = new Uint8Array(n);
       readFully(fd, header, 8, path);
@@ -188,6 +190,29 @@ export class SafetensorsReader {
       return new SafetensorsReader(path, fd, entries, metadata, 8 + n);
     } catch (e) {
       closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** `open` with the file reads on libuv's pool. */
+  static async openAsync(path: string): Promise<SafetensorsReader> {
+    let fd: number;
+    try {
+      fd = await openAsync(path, 'r');
+    } catch (e) {
+      throw cannotOpen(path, e);
+    }
+    try {
+      const size = (await fstatAsync(fd)).size;
+      const prefix = new Uint8Array(8);
+      if (size >= 8) await readFullyAsync(fd, prefix, 0, path);
+      const n = headerLength(prefix, size, path);
+      const header = new Uint8Array(n);
+      await readFullyAsync(fd, header, 8, path);
+      const { entries, metadata } = parseSafetensorsHeader(header, size - 8 - n, path);
+      return new SafetensorsReader(path, fd, entries, metadata, 8 + n);
+    } catch (e) {
+      await closeAsync(fd);
       throw e;
     }
   }
@@ -207,13 +232,26 @@ export class SafetensorsReader {
     return e && { ...e, shape: [...e.shape] };
   }
 
-  /** Reads one tensor's bytes. @throws LowbitError LOWBIT_E_ARGUMENT (unknown name or closed). */
-  read(name: string): SafetensorsTensor {
+  #locate(name: string): { e: SafetensorsEntry; fd: number } {
     const e = this.#entries.get(name);
     if (!e) throw new LowbitError(`No tensor \`${name}\` in ${this.path}`, 'LOWBIT_E_ARGUMENT');
     if (this.#fd === null) throw new LowbitError(`SafetensorsReader for ${this.path} is closed`, 'LOWBIT_E_DISPOSED');
+    return { e, fd: this.#fd };
+  }
+
+  /** Reads one tensor's bytes. @throws LowbitError LOWBIT_E_ARGUMENT (unknown name), LOWBIT_E_DISPOSED (closed). */
+  read(name: string): SafetensorsTensor {
+    const { e, fd } = this.#locate(name);
     const data = new Uint8Array(e.end - e.begin);
-    readFully(this.#fd, data, this.#dataStart + e.begin, this.path);
+    readFully(fd, data, this.#dataStart + e.begin, this.path);
+    return { dtype: e.dtype, shape: [...e.shape], data };
+  }
+
+  /** `read` on libuv's pool. */
+  async readAsync(name: string): Promise<SafetensorsTensor> {
+    const { e, fd } = this.#locate(name);
+    const data = new Uint8Array(e.end - e.begin);
+    await readFullyAsync(fd, data, this.#dataStart + e.begin, this.path);
     return { dtype: e.dtype, shape: [...e.shape], data };
   }
 
@@ -230,6 +268,24 @@ export class SafetensorsReader {
   }
 }
 
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
+const readAsync = promisify(read);
+const closeAsync = promisify(close);
+
+function cannotOpen(path: string, e: unknown): LowbitError {
+  return new LowbitError(`Cannot open safetensors file ${path}: ${(e as Error).message}`, 'LOWBIT_E_ARGUMENT');
+}
+
+async function readFullyAsync(fd: number, into: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await readAsync(fd, into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw formatError(path, `the file ended at byte ${position + done}, before the ${into.length} bytes expected at ${position}`);
+    done += bytesRead;
+  }
+}
+
 function readFully(fd: number, into: Uint8Array, position: number, path: string): void {
   let done = 0;
   while (done < into.length) {
@@ -242,6 +298,23 @@ function readFully(fd: number, into: Uint8Array, position: number, path: string)
 /** Opens a safetensors file for per-tensor reads (see SafetensorsReader). */
 export function openSafetensors(path: string): SafetensorsReader {
   return SafetensorsReader.open(path);
+}
+
+/** `openSafetensors` with the reads off the event loop. */
+export function openSafetensorsAsync(path: string): Promise<SafetensorsReader> {
+  return SafetensorsReader.openAsync(path);
+}
+
+/** `readSafetensors(path)` with the reads off the event loop, one tensor at a time. */
+export async function readSafetensorsAsync(path: string): Promise<SafetensorsContent> {
+  const r = await SafetensorsReader.openAsync(path);
+  try {
+    const tensors: Record<string, SafetensorsTensor> = {};
+    for (const k of r.keys()) tensors[k] = await r.readAsync(k);
+    return { tensors, metadata: r.metadata };
+  } finally {
+    r.close();
+  }
 }
 
 /**

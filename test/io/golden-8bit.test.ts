@@ -212,7 +212,7 @@ describe.skipIf(!hasBnbData)('8-bit blockwise and LLM.int8() vs bitsandbytes', (
 
   it('summary', () => {
     rows.push(
-      `| 8-bit blockwise codes (quantize_blockwise) | ${t8.cases} | ${t8.codes} | ${t8.vsNative} | all vs bnb's CPU LUT kernel (65,536 bins) and its zero-block code; vs its exact-nearest PyTorch backend: ${t8.ties} codes, all exact midpoint ties (CUDA's search vs bucketize's lower code) |`,
+      `| 8-bit blockwise codes (quantize_blockwise) | ${t8.cases} | ${t8.codes} | ${t8.vsNative} | all vs bnb's CPU LUT kernel (65,536 bins) and its zero-block code; vs its exact-nearest PyTorch backend: ${t8.ties} codes, all on a midpoint (float32 inputs: exact ties, CUDA's search vs bucketize's lower code; 16-bit inputs: within that dtype's rounding, torch computing in it) |`,
       `| 8-bit blockwise dequantize of bnb codes | ${t8.cases} | ${t8.dequantBytes} | 0 | - |`,
       `| int8_vectorwise_quant CA + row_stats + outlier cols | ${vq.cases} | ${vq.bytes} | 0 | - |`,
       `| int8_linear_matmul int32 | ${mm.cases} | ${mm.bytes} | 0 | - |`,

@@ -7,7 +7,9 @@ import {
   SafetensorsCheckpoint,
   Tensor,
   openSafetensors,
+  openSafetensorsAsync,
   readSafetensors,
+  readSafetensorsAsync,
   safetensorInt64Values,
   safetensorToTensor,
   serializeSafetensors,
@@ -109,6 +111,21 @@ describe('safetensors reader', () => {
     expect(Buffer.from(serializeSafetensors(all.tensors, all.metadata)).equals(readFileSync(p))).toBe(true);
   });
 
+  it('async reads (libuv pool) give the same tensors', async () => {
+    const p = join(dir, 'async.safetensors');
+    writeSafetensors(p, { w: Tensor.from(new Float32Array([1, -2, 3]), [3]), b: { dtype: 'BOOL', shape: [], data: new Uint8Array([1]) } }, { k: 'v' });
+    const a = await readSafetensorsAsync(p);
+    expect(a).toEqual(readSafetensors(p));
+    const r = await openSafetensorsAsync(p);
+    try {
+      expect(Array.from((await r.readAsync('w')).data)).toEqual(Array.from(r.read('w').data));
+    } finally {
+      r.close();
+    }
+    await expect(r.readAsync('w')).rejects.toMatchObject({ code: 'LOWBIT_E_DISPOSED' });
+    await expect(readSafetensorsAsync(join(dir, 'missing.safetensors'))).rejects.toMatchObject({ code: 'LOWBIT_E_ARGUMENT' });
+  });
+
   it('rejects bad writer input with typed errors', () => {
     expectLowbitError(() => serializeSafetensors({ x: { dtype: 'F32', shape: [2], data: new Uint8Array(4) } }), 'LOWBIT_E_SHAPE', /needs 8 bytes/);
     expectLowbitError(() => serializeSafetensors({ x: { dtype: 'F64' as never, shape: [1], data: new Uint8Array(8) } }), 'LOWBIT_E_ARGUMENT');
@@ -169,6 +186,17 @@ describe('safetensors: malformed files', () => {
       expectLowbitError(() => readSafetensors(p), 'LOWBIT_E_FORMAT', msg);
     });
   }
+
+  it('the async reader rejects every malformed case with LOWBIT_E_FORMAT too', async () => {
+    for (const [what, bytes, msg] of cases) {
+      const p = join(dir, 'bad-async.safetensors');
+      writeFileSync(p, bytes);
+      const err = await readSafetensorsAsync(p).then(() => null, (e: unknown) => e);
+      expect(err, what).toBeInstanceOf(LowbitError);
+      expect((err as LowbitError).code, what).toBe('LOWBIT_E_FORMAT');
+      expect((err as LowbitError).message, what).toMatch(msg);
+    }
+  });
 
   it('fuzz: random corruptions of a valid file either read or throw LOWBIT_E_FORMAT, never anything else', () => {
     const base = serializeSafetensors({
