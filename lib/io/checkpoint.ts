@@ -112,8 +112,9 @@ export function parseBnbQuantization(config: Record<string, unknown>, where = 'c
   const bad = (what: string) => new LowbitError(`${where}: quantization_config ${what}`, 'LOWBIT_E_FORMAT');
   if (typeof q !== 'object' || Array.isArray(q)) throw bad(`is ${describeValue(q)}; expected an object`);
   if (q.quant_method !== 'bitsandbytes') throw bad(`has quant_method ${describeValue(q.quant_method)}; lowbit reads "bitsandbytes"`);
-  const four = q.load_in_4bit === true;
-  const eight = q.load_in_8bit === true;
+  // transformers writes both the public flags and their private twins (_load_in_4bit); older versions only one.
+  const four = q.load_in_4bit === true || (q.load_in_4bit === undefined && q._load_in_4bit === true);
+  const eight = q.load_in_8bit === true || (q.load_in_8bit === undefined && q._load_in_8bit === true);
   if (four === eight) throw bad(`has load_in_4bit ${describeValue(q.load_in_4bit)} and load_in_8bit ${describeValue(q.load_in_8bit)}; expected exactly one true`);
   const skip = q.llm_int8_skip_modules ?? [];
   if (!Array.isArray(skip) || !skip.every((s) => typeof s === 'string')) throw bad(`has llm_int8_skip_modules ${describeValue(skip)}; expected null or a list of names`);

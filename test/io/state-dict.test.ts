@@ -12,6 +12,7 @@ import {
   linear4bitToStateDict,
   linearFromStateDict,
   linearToStateDict,
+  loadLinear8bitLtStateDict,
   readSafetensors,
   safetensorToTensor,
   saveStateDict,
@@ -127,6 +128,9 @@ describe('linearFromStateDict picks the layer from the keys', () => {
     expectLowbitError(() => linearFromStateDict({ 'c.weight': Tensor.zeros([6, 8], 'int8') }, 'c.'), 'LOWBIT_E_FORMAT', /SCB/);
     expectLowbitError(() => linearFromStateDict({ 'c.weight': W, 'c.weight.absmax': Tensor.zeros([1]) }, 'c.'), 'LOWBIT_E_FORMAT', /no weight.quant_state/);
     expectLowbitError(() => linearFromStateDict({}, 'c.'), 'LOWBIT_E_ARGUMENT', /c\.weight/);
+    const l8f = new Linear8bitLt(8, 6, { bias: false });
+    expectLowbitError(() => loadLinear8bitLtStateDict(l8f, { weight: W, SCB: Tensor.zeros([6]) }), 'LOWBIT_E_FORMAT', /SCB/);
+    expectLowbitError(() => loadLinear8bitLtStateDict(l8f, { ...linearToStateDict(l8), weight_format: Tensor.zeros([2], 'uint8') }), 'LOWBIT_E_SHAPE', /weight_format/);
   });
 });
 
