@@ -23,7 +23,9 @@ export type LowbitErrorCode =
   /** Use of a tensor, buffer or layer after `dispose()`. */
   | 'LOWBIT_E_DISPOSED'
   /** An allocation failed. */
-  | 'LOWBIT_E_OUT_OF_MEMORY';
+  | 'LOWBIT_E_OUT_OF_MEMORY'
+  /** A file (safetensors, checkpoint, state dict) is malformed or disagrees with itself. */
+  | 'LOWBIT_E_FORMAT';
 
 export const LOWBIT_ERROR_CODES: readonly LowbitErrorCode[] = [
   'LOWBIT_E_DTYPE',
@@ -34,6 +36,7 @@ export const LOWBIT_ERROR_CODES: readonly LowbitErrorCode[] = [
   'LOWBIT_E_NATIVE',
   'LOWBIT_E_DISPOSED',
   'LOWBIT_E_OUT_OF_MEMORY',
+  'LOWBIT_E_FORMAT',
 ];
 
 export class LowbitError extends Error {

@@ -19,3 +19,5 @@ export * from './nn/linear-4bit.js';
 export * from './nn/linear-8bit-lt.js';
 export * from './io/state-dict-4bit.js';
 export * from './io/state-dict-8bit.js';
+export * from './io/safetensors.js';
+export * from './io/checkpoint.js';

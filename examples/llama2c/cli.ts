@@ -7,7 +7,9 @@
  *   perplexity  [--file PATH] [--quant KIND] [--window N] [--max-windows N]
  *   table       [--file PATH] [--quants a,b,...] [--window N] [--max-windows N] [--latency-tokens N]
  *
- * Common: --model PATH, --tokenizer PATH (default: the files embedded beside this example).
+ * Common: --model PATH, --tokenizer PATH (default: the files embedded beside this example), or
+ * --hf DIR: a transformers Llama checkpoint directory (float, or saved with bitsandbytes 4-bit / 8-bit),
+ * whose linear layers are loaded as lowbit's (see hf-checkpoint.ts).
  * Text goes to stdout; progress bars and notes go to stderr.
  */
 import { readFileSync, realpathSync } from 'node:fs';
@@ -18,10 +20,10 @@ import { assetPath, MODEL_FILE, SAMPLE_TEXT_FILE, TOKENIZER_FILE } from './asset
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { ExampleError } from './errors.js';
 import { generate } from './generate.js';
-import { isQuantKind, linearFactory, lowbitLayersAvailable, QUANT_DESCRIPTIONS, QUANT_KINDS, type QuantKind } from './linear.js';
+import { isQuantKind, linearFactory, lowbitLayersAvailable, QUANT_DESCRIPTIONS, QUANT_KINDS, type LinearFactory, type QuantKind } from './linear.js';
 import { Transformer } from './model.js';
 import { perplexity } from './perplexity.js';
-import { formatTable, measure, type Measurement } from './report.js';
+import { formatTable, measure, measureModel, type Measurement } from './report.js';
 import { Sampler } from './sampler.js';
 import { Tokenizer } from './tokenizer.js';
 
@@ -49,6 +51,10 @@ options:
   --story-tokens N       demo: tokens per story (default 48)
   --model PATH           llama2.c checkpoint (default: embedded stories260K.bin)
   --tokenizer PATH       llama2.c tokenizer (default: embedded tok512.bin)
+  --hf DIR               a transformers Llama checkpoint (config.json + model.safetensors), float or
+                         saved with bitsandbytes 4-bit / 8-bit; its own layers replace --quant / --model.
+                         table: repeat --hf to compare checkpoints
+  --chars N              perplexity/table: score only the first N characters of the text
   -h, --help             this text`;
 
 interface Options {
@@ -66,6 +72,8 @@ interface Options {
   storyTokens: number;
   model: string;
   tokenizer: string;
+  hf: string[];
+  chars?: number;
 }
 
 function fail(message: string): never {
@@ -96,6 +104,7 @@ function parseCommandLine(argv: string[]): { command: Command; options: Options 
       temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' }, file: { type: 'string' },
       window: { type: 'string' }, 'max-windows': { type: 'string' }, 'latency-tokens': { type: 'string' },
       'story-tokens': { type: 'string' }, model: { type: 'string' }, tokenizer: { type: 'string' },
+      hf: { type: 'string', multiple: true }, chars: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -122,7 +131,16 @@ function parseCommandLine(argv: string[]): { command: Command; options: Options 
     storyTokens: parseNumber('story-tokens', values['story-tokens'], 48, (v) => int(v) && v >= 1, 'an integer ≥ 1'),
     model: values.model ?? assetPath(MODEL_FILE),
     tokenizer: values.tokenizer ?? assetPath(TOKENIZER_FILE),
+    hf: values.hf ?? [],
+    chars: values.chars === undefined ? undefined : parseNumber('chars', values.chars, 0, (v) => int(v) && v >= 1, 'an integer ≥ 1'),
   };
+  if (options.hf.length > 0) {
+    if (values.quant !== undefined || values.quants !== undefined || values.model !== undefined) {
+      fail('--hf loads the layers stored in the checkpoint; expected no --quant, --quants or --model with it');
+    }
+    if (command === 'demo') fail('--hf works with generate, perplexity and table; expected one of those commands');
+    if (options.hf.length > 1 && command !== 'table') fail(`${command} takes one --hf directory; expected table to compare several`);
+  }
   return { command, options };
 }
 
@@ -144,7 +162,7 @@ function progressBar(io: CliIo, label: string): (done: number, total: number) =>
   };
 }
 
-function loadText(file: string | undefined): { name: string; text: string } {
+function loadText(file: string | undefined, chars?: number): { name: string; text: string } {
   const path = file ?? assetPath(SAMPLE_TEXT_FILE);
   let text: string;
   try {
@@ -153,7 +171,9 @@ function loadText(file: string | undefined): { name: string; text: string } {
     fail(`cannot read --file ${path} (${(cause as Error).message}); expected a readable UTF-8 text file`);
   }
   if (text.length === 0) fail(`--file ${path} is empty; expected some text to score`);
-  return { name: file ?? `embedded ${SAMPLE_TEXT_FILE}`, text };
+  const name = file ?? `embedded ${SAMPLE_TEXT_FILE}`;
+  if (chars === undefined) return { name, text };
+  return { name: `the first ${chars} characters of ${name}`, text: Array.from(text).slice(0, chars).join('') };
 }
 
 /** The kinds to run: those asked for, or all when lowbit's layers load, else fp32 with a note. */
@@ -166,25 +186,35 @@ async function chooseKinds(io: CliIo, asked: QuantKind[] | undefined): Promise<Q
   return ['fp32'];
 }
 
-async function runTable(io: CliIo, checkpoint: Checkpoint, tokenizer: Tokenizer, options: Options, kinds: QuantKind[]): Promise<Measurement[]> {
-  const { name, text } = loadText(options.file);
+async function runTable(io: CliIo, checkpoint: Checkpoint | null, tokenizer: Tokenizer, options: Options, kinds: QuantKind[]): Promise<Measurement[]> {
+  const { name, text } = loadText(options.file, options.chars);
   const textTokens = tokenizer.encode(text, { bos: false });
   const { window } = options;
   io.err(`perplexity text: ${name}, ${textTokens.length} tokens, windows of ${window}\n`);
   const rows: Measurement[] = [];
-  for (const kind of kinds) {
-    rows.push(await measure(checkpoint, kind, {
-      textTokens, window, maxWindows: options.maxWindows, latencyTokens: options.latencyTokens,
-      onProgress: progressBar(io, kind.padEnd(7)),
-    }));
+  const measureOptions = (label: string) => ({
+    textTokens, window, maxWindows: options.maxWindows, latencyTokens: options.latencyTokens, onProgress: progressBar(io, label.padEnd(7)),
+  });
+  const hfNotes: string[] = [];
+  if (checkpoint === null) {
+    const { loadHfModel } = await loadHfSupport();
+    for (const dir of options.hf) {
+      const hf = loadHfModel(dir);
+      const q = hf.quantization;
+      const label = q === null ? 'hf-float' : q.bits === 4 ? `hf-${q.quantType}${q.doubleQuant ? '-dq' : ''}` : `hf-int8-t${q.threshold}`;
+      hfNotes.push(`  ${label.padEnd(10)} ${dir}: ${hf.description}`);
+      rows.push(measureModel(label, () => new Transformer(hf.weights, unusedFactory), measureOptions(label)));
+    }
   }
+  for (const kind of checkpoint === null ? [] : kinds) rows.push(await measure(checkpoint!, kind, measureOptions(kind)));
   const first = rows[0].perplexity;
   io.out(`\n${formatTable(rows)}\n\n` +
     `${first.tokensScored} tokens scored in ${first.windows} windows. Latency: median over ${options.latencyTokens} greedy decoding ` +
     'steps from BOS, one token per forward pass. Bytes: the 35 linear layers as stored (quantization statistics included); ' +
     'model bytes add the float32 embedding and norms, which stay unquantized. Outlier columns: activation columns ' +
     'LLM.int8() sent through its float path during the perplexity run (total, and per layer call).\n');
-  for (const kind of kinds) io.out(`  ${kind.padEnd(8)} ${QUANT_DESCRIPTIONS[kind]}\n`);
+  if (checkpoint === null) io.out(`${hfNotes.join('\n')}\n`);
+  else for (const kind of kinds) io.out(`  ${kind.padEnd(8)} ${QUANT_DESCRIPTIONS[kind]}\n`);
   return rows;
 }
 
@@ -209,12 +239,16 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<void>
     return;
   }
   const { command, options } = parsed;
+  const sampler = () => new Sampler({ temperature: options.temperature, topP: options.topP, seed: options.seed });
+  if (options.hf.length > 0) {
+    await runHf(io, command, options, sampler);
+    return;
+  }
   const checkpoint = loadCheckpoint(options.model);
   const tokenizer = Tokenizer.load(options.tokenizer, checkpoint.config.vocabSize);
   const c = checkpoint.config;
   io.err(`model: ${options.model} (dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ` +
     `${c.nHeads} heads / ${c.nKvHeads} kv heads, vocab ${c.vocabSize}, context ${c.seqLen})\n`);
-  const sampler = () => new Sampler({ temperature: options.temperature, topP: options.topP, seed: options.seed });
 
   switch (command) {
     case 'generate': {
@@ -232,7 +266,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<void>
       return;
     }
     case 'perplexity': {
-      const { name, text } = loadText(options.file);
+      const { name, text } = loadText(options.file, options.chars);
       const textTokens = tokenizer.encode(text, { bos: false });
       const model = new Transformer(checkpoint, await linearFactory(options.quant));
       try {
@@ -268,6 +302,53 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<void>
       await runTable(io, checkpoint, tokenizer, options, kinds);
       return;
     }
+  }
+}
+
+/** Never called: every linear layer of a transformers checkpoint is built by the loader. */
+const unusedFactory: LinearFactory = () => {
+  throw new ExampleError('E_CHECKPOINT_MALFORMED', 'a linear layer of the --hf checkpoint was not loaded');
+};
+
+/** hf-checkpoint.ts imports lowbit (native addon), so it is loaded only when --hf is used. */
+async function loadHfSupport(): Promise<typeof import('./hf-checkpoint.js')> {
+  try {
+    return await import('./hf-checkpoint.js');
+  } catch (cause) {
+    throw new ExampleError('E_LAYERS_UNAVAILABLE', `--hf needs lowbit, which could not be loaded (${(cause as Error).message}); expected a built package (npm run build)`);
+  }
+}
+
+/** generate / perplexity / table on transformers checkpoints (--hf). */
+async function runHf(io: CliIo, command: Command, options: Options, sampler: () => Sampler): Promise<void> {
+  const { loadHfModel } = await loadHfSupport();
+  if (command === 'table') {
+    const first = loadHfModel(options.hf[0]!);
+    const tokenizer = Tokenizer.load(options.tokenizer, first.weights.config.vocabSize);
+    new Transformer(first.weights, unusedFactory).dispose();
+    await runTable(io, null, tokenizer, options, []);
+    return;
+  }
+  const dir = options.hf[0]!;
+  const hf = loadHfModel(dir);
+  const c = hf.weights.config;
+  const model = new Transformer(hf.weights, unusedFactory);
+  try {
+    const tokenizer = Tokenizer.load(options.tokenizer, c.vocabSize);
+    io.err(`model: ${dir}, ${hf.description} (dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ` +
+      `${c.nHeads} heads / ${c.nKvHeads} kv heads, vocab ${c.vocabSize}, context ${c.seqLen})\n`);
+    if (command === 'generate') {
+      const result = generate(model, tokenizer, options.prompt, { steps: options.steps, sampler: sampler(), onText: (t) => io.out(t) });
+      io.out('\n');
+      io.err(`[hf] ${result.generatedTokens} tokens, ${result.msPerToken.toFixed(3)} ms/token\n`);
+      return;
+    }
+    const { name, text } = loadText(options.file, options.chars);
+    const textTokens = tokenizer.encode(text, { bos: false });
+    const result = perplexity(model, textTokens, { window: options.window, maxWindows: options.maxWindows, onProgress: progressBar(io, 'hf') });
+    io.out(`[hf] perplexity ${result.perplexity.toFixed(6)} on ${name} (${result.tokensScored} tokens, ${result.windows} windows of ${options.window}; ${dir}: ${hf.description})\n`);
+  } finally {
+    model.dispose();
   }
 }
 

@@ -23,7 +23,8 @@ function asInput(data: Float32Array, dims: number[]) {
   return { data, dims, type: 'float32' };
 }
 
-class LowbitLinear implements LinearLayer {
+/** A lowbit layer (already built, e.g. loaded from a checkpoint) as the example's LinearLayer. */
+export class LowbitLinear implements LinearLayer {
   constructor(
     private readonly layer: LowbitLayer,
     readonly outFeatures: number,

@@ -11,7 +11,7 @@
  * T rows (LLM.int8()'s outlier columns are found over all rows of a call, as in bitsandbytes).
  * The KV cache is [layer][position][kvDim]; a call at startPos overwrites positions startPos..startPos+T-1.
  */
-import type { Checkpoint, ModelConfig } from './checkpoint.js';
+import type { Checkpoint, LayerWeights, ModelConfig } from './checkpoint.js';
 import { ExampleError } from './errors.js';
 import type { LinearFactory, LinearLayer } from './linear.js';
 
@@ -29,6 +29,17 @@ interface Block {
   w2: LinearLayer;
   w3: LinearLayer;
 }
+
+type MatrixName = 'wq' | 'wk' | 'wv' | 'wo' | 'w1' | 'w2' | 'w3';
+
+/**
+ * What the model is built from: a llama2.c checkpoint (float32 matrices, turned into layers by the
+ * factory), or the same with some matrices already built as layers (a transformers checkpoint whose
+ * linear layers were loaded quantized, see hf-checkpoint.ts).
+ */
+export type ModelWeights = Omit<Checkpoint, 'layers'> & {
+  layers: Array<Omit<LayerWeights, MatrixName> & Record<MatrixName, Float32Array | LinearLayer>>;
+};
 
 export interface ForwardOptions {
   /** Return logits for every position (perplexity) instead of only the last one (generation). */
@@ -48,7 +59,7 @@ export class Transformer {
   private readonly ropeSin: Float32Array;
   private disposed = false;
 
-  constructor(checkpoint: Checkpoint, makeLinear: LinearFactory) {
+  constructor(checkpoint: ModelWeights, makeLinear: LinearFactory) {
     const c = checkpoint.config;
     this.config = c;
     this.tokenEmbedding = checkpoint.tokenEmbedding;
@@ -59,13 +70,20 @@ export class Transformer {
       for (const w of checkpoint.layers) {
         const block: Partial<Block> = { rmsAtt: w.rmsAtt, rmsFfn: w.rmsFfn };
         this.blocks.push(block as Block); // pushed first so that dispose() frees a partly built block
-        block.wq = makeLinear(w.wq, c.dim, c.dim);
-        block.wk = makeLinear(w.wk, c.kvDim, c.dim);
-        block.wv = makeLinear(w.wv, c.kvDim, c.dim);
-        block.wo = makeLinear(w.wo, c.dim, c.dim);
-        block.w1 = makeLinear(w.w1, c.hiddenDim, c.dim);
-        block.w2 = makeLinear(w.w2, c.dim, c.hiddenDim);
-        block.w3 = makeLinear(w.w3, c.hiddenDim, c.dim);
+        const build = (m: Float32Array | LinearLayer, out: number, inp: number): LinearLayer => {
+          if (m instanceof Float32Array) return makeLinear(m, out, inp);
+          if (m.outFeatures !== out || m.inFeatures !== inp) {
+            throw new ExampleError('E_CHECKPOINT_MALFORMED', `a linear layer is [${m.outFeatures}, ${m.inFeatures}]; expected [${out}, ${inp}]`);
+          }
+          return m;
+        };
+        block.wq = build(w.wq, c.dim, c.dim);
+        block.wk = build(w.wk, c.kvDim, c.dim);
+        block.wv = build(w.wv, c.kvDim, c.dim);
+        block.wo = build(w.wo, c.dim, c.dim);
+        block.w1 = build(w.w1, c.hiddenDim, c.dim);
+        block.w2 = build(w.w2, c.dim, c.hiddenDim);
+        block.w3 = build(w.w3, c.hiddenDim, c.dim);
       }
     } catch (error) {
       this.dispose();

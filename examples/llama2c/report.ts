@@ -20,7 +20,8 @@ export interface MeasureOptions {
 }
 
 export interface Measurement {
-  kind: QuantKind;
+  /** The quantization kind, or the label of a loaded checkpoint (`--hf`). */
+  kind: QuantKind | string;
   linearWeightBytes: number;
   floatWeightBytes: number;
   /** Wall time to build the 35 layers from the float weights (quantization included). */
@@ -35,8 +36,13 @@ export interface Measurement {
 /** Build the model for `kind`, time decoding, score the text, dispose. */
 export async function measure(checkpoint: Checkpoint, kind: QuantKind, options: MeasureOptions): Promise<Measurement> {
   const factory = await linearFactory(kind);
+  return measureModel(kind, () => new Transformer(checkpoint, factory), options);
+}
+
+/** The same for a model built by `build` (e.g. loaded from a transformers checkpoint), labelled `kind`. */
+export function measureModel(kind: string, build: () => Transformer, options: MeasureOptions): Measurement {
   const buildStart = performance.now();
-  const model = new Transformer(checkpoint, factory);
+  const model = build();
   const buildMs = performance.now() - buildStart;
   try {
     decodeLatency(model, 16); // warm-up (JIT, caches)
@@ -81,9 +87,9 @@ function decodeLatency(model: Transformer, tokens: number): number {
   return steps % 2 ? times[(steps - 1) / 2] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
 }
 
-/** A fixed-width text table, the first row being fp32 when present (the reference for ratios). */
+/** A fixed-width text table; the fp32 (or float --hf) row, when present, is the reference for ratios. */
 export function formatTable(rows: readonly Measurement[]): string {
-  const base = rows.find((r) => r.kind === 'fp32');
+  const base = rows.find((r) => r.kind === 'fp32' || r.kind === 'hf-float'); // float weights: the reference
   const header = ['quant', 'linear weights', 'x fp32', 'model bytes', 'ms/token', 'tokens/s', 'perplexity', 'vs fp32', 'outlier cols (per call)'];
   const body = rows.map((r) => [
     r.kind,

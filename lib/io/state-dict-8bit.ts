@@ -40,7 +40,8 @@ export function linear8bitLtStateDict(layer: Linear8bitLt, prefix = ''): Record<
  * `SCB`; a float `weight` is (re)quantized per the layer's settings.
  *
  * @throws LowbitError LOWBIT_E_ARGUMENT (missing keys), LOWBIT_E_SHAPE, LOWBIT_E_DTYPE,
- *   LOWBIT_E_UNSUPPORTED (a tiled col32/col_turing/col_ampere weight_format)
+ *   LOWBIT_E_UNSUPPORTED (a tiled col32/col_turing/col_ampere weight_format),
+ *   LOWBIT_E_FORMAT (an `SCB` next to a float weight)
  */
 export function loadLinear8bitLtStateDict(layer: Linear8bitLt, sd: Record<string, TensorInput>, prefix = ''): void {
   const op = 'loadLinear8bitLtStateDict';
@@ -52,7 +53,9 @@ export function loadLinear8bitLtStateDict(layer: Linear8bitLt, sd: Record<string
     () => `Expected \`${prefix}weight\` of shape [${layer.outFeatures}, ${layer.inFeatures}] but received [${weight.shape.join(', ')}]`);
   const fmt = get('weight_format');
   if (fmt !== undefined) {
-    const code = toTensor(fmt, op, `${prefix}weight_format`).toTypedArray()[0];
+    const fmtTensor = toTensor(fmt, op, `${prefix}weight_format`);
+    assertShape(fmtTensor.numel === 1, op, () => `Expected a single value in \`${prefix}weight_format\` but received shape [${fmtTensor.shape.join(', ')}]`);
+    const code = fmtTensor.toTypedArray()[0];
     if (code !== WEIGHT_FORMATS.row) {
       throw new LowbitError(`\`${prefix}weight_format\` is ${String(code)} (a tiled cuBLASLt layout); expected 0 ("row"): re-save the checkpoint with bitsandbytes >= 0.45`, 'LOWBIT_E_UNSUPPORTED');
     }
@@ -63,6 +66,9 @@ export function loadLinear8bitLtStateDict(layer: Linear8bitLt, sd: Record<string
     layer.weight.setQuantized(weight, toTensor(scb, op, `${prefix}SCB`));
   } else {
     assertDType(weight, FLOAT_DTYPES, op, `${prefix}weight`);
+    if (get('SCB') !== undefined) {
+      throw new LowbitError(`${op}: \`${prefix}weight\` is ${weight.dtype} but \`${prefix}SCB\` (row scales of an int8 weight) is present; the state dict disagrees with itself`, 'LOWBIT_E_FORMAT');
+    }
     layer.weight.setFloat(weight);
   }
   const bias = get('bias');
