@@ -21,7 +21,7 @@
  * saturate int16 pair sums with full-range int8 weights, so they are speed peers only; the
  * exact peer is MatMulInteger s8s8. The "exact" column checks row 0 against lowbit's int32.
  */
-import { Linear8bitLt, Tensor, int8LinearMatmul } from '../lib/index.js';
+import { Linear8bitLt, Tensor, backendInfo, int8LinearMatmul } from '../lib/index.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
@@ -118,7 +118,9 @@ export async function run(args: BenchArgs): Promise<void> {
   console.log(vnni
     ? 'note: this CPU has VNNI (avx512_vnni/avx_vnni): ORT and lowbit (unless LOWBIT_INT8_VNNI=0) use vpdpbusd, so "% int8 peak" (the AVX2 roofline of the Zen 3 reference box) can exceed 100%.'
     : 'note: no VNNI on this CPU: "% int8 peak" is against the AVX2 vpmaddubsw+vpmaddwd roofline.');
-  console.log(`lowbit int8 kernels: ${process.env.LOWBIT_INT8_VNNI === '0' ? 'AVX2 (VNNI disabled)' : vnni ? 'AVX-512 VNNI tiles' : 'AVX2'}`);
+  const cpu = backendInfo().cpu;
+  const m8 = cpu.int8Amx === 'hardware' ? 'AMX-INT8 tiles' : process.env.LOWBIT_INT8_VNNI === '0' ? 'AVX2 (VNNI disabled)' : vnni ? 'AVX-512 VNNI tiles' : 'AVX2';
+  console.log(`lowbit int8 kernels: ${m8} from M = 8 on${cpu.amx ? '' : ` (no AMX: ${cpu.amxReason})`}`);
   const peak = MACHINE.int8PeakGops[threads] ?? MACHINE.int8PeakGops[2]!;
   const shapes: [number, number][] = args.shapes ?? (args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]]);
   const Ms = args.ms ?? (args.quick ? [1, 128] : [1, 8, 128, 512]);
@@ -207,7 +209,7 @@ export async function run(args: BenchArgs): Promise<void> {
   printTable(`LLM.int8(): int8 GEMM and Linear8bitLt forward vs onnxruntime-node, ${threads} threads (int8 peak ${peak} GOP/s)`, rows);
   const h2h = await headToHead(args, shapes);
   printTable('Ratios (>1x: lowbit faster; targets: GEMM at M=512 faster than MatMulInteger; t6(0.1%)/t0 <= 1.15; M=1 forward faster than fp32 MatMul)', summary);
-  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h }, args);
+  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, cpuHasAmx: cpu.amx, int8Amx: cpu.int8Amx, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h }, args);
   console.log(`\nwrote ${path}`);
 }
 
