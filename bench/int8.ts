@@ -9,7 +9,8 @@
  * columns hold outliers (|x| in [8, 12) in every row, as LLM outlier features do).
  *
  * Weight residency: for M <= 8 every measured call runs R independent copies on distinct
- * weights (R·weight >= 160 MiB, "rot" mode of shared/design/cpu-anchors.md §1) and reports
+ * weights (R·weight >= max(160 MiB, 2 x the last-level cache): rotationBytes() in common.ts, the
+ * "rot" mode of shared/design/cpu-anchors.md §1) and reports
  * the time per op; lowbit loops over R layers, ORT runs a model with R copies of the node.
  * For M >= 128 the work is compute-bound (each weight byte is reused M times), so R = 1.
  *
@@ -22,19 +23,16 @@
  * exact peer is MatMulInteger s8s8. The "exact" column checks row 0 against lowbit's int32.
  */
 import { Linear8bitLt, Tensor, backendInfo, int8LinearMatmul } from '../lib/index.js';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
+import { MACHINE, cpuFlags, printTable, randn, rotationCopies, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { buildSingleNodeModel, createSession, runOnce, type Feed, type InitSpec, type OnnxType } from './ort.js';
 
-const MIN_ROT_BYTES = 160 * 1024 * 1024;
 const require = createRequire(import.meta.url);
 
 type Row = Record<string, string | number>;
 
 function rotCopies(weightBytes: number, M: number): number {
-  if (M >= 128) return 1;
-  return Math.min(16, Math.max(2, Math.ceil(MIN_ROT_BYTES / weightBytes)));
+  return M >= 128 ? 1 : rotationCopies(weightBytes);
 }
 
 function uniformInt8(n: number, seed: number): Int8Array {
@@ -100,15 +98,6 @@ async function timeOrt(opType: string, domain: '' | 'com.microsoft', aType: Onnx
   const t = await timeItAsync(() => runOnce(session, feeds), { minTimeMs: quick ? 150 : 500, warmup: 1, minIters: 3, maxIters: 20 });
   await session.release();
   return { ms: t.medianMs / R, row0: Array.from({ length: Math.min(N, 64) }, (_, i) => y[i]!) };
-}
-
-function cpuFlags(): string[] {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return line ? line.split(':')[1]!.trim().split(/\s+/) : [];
-  } catch {
-    return [];
-  }
 }
 
 export async function run(args: BenchArgs): Promise<void> {
@@ -188,7 +177,7 @@ export async function run(args: BenchArgs): Promise<void> {
         ortRows.dqmm = dq.ms;
         add('ort DynamicQuantizeMatMul', dq.ms);
       }
-      const fp32R = M >= 128 ? 1 : Math.min(16, Math.max(2, Math.ceil(MIN_ROT_BYTES / (4 * K * N))));
+      const fp32R = rotCopies(4 * K * N, M);
       const fp32 = await timeOrt('MatMul', '', 'float32', activations(M, K, 0.001, 11), 'float32',
         (r) => [{ name: 'B', type: 'float32', dims: [K, N], data: Float32Array.from(bt[r % R]!, (v) => v * 0.01) }], M, K, N, fp32R, threads, args.quick);
       ortRows.fp32 = fp32.ms;
