@@ -2,7 +2,7 @@
  * Benchmark utilities: timing with warm-up and medians, the machine's measured limits,
  * tables and JSON results. Nothing here is used by tests: performance lives only here.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { execSync } from 'node:child_process';
@@ -20,6 +20,77 @@ export const MACHINE = {
   int8PeakGops: { 1: 192.9, 2: 382.3 } as Record<number, number>,
   source: 'shared/design/cpu-anchors.md (roofline medians, 2-vCPU AMD EPYC Zen3 KVM guest)',
 };
+
+/** The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read). */
+export function cpuFlags(): string[] {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    return line ? line.split(':')[1]!.trim().split(/\s+/) : [];
+  } catch {
+    return [];
+  }
+}
+
+function parseCacheSize(text: string): number {
+  const m = /^\s*(\d+)\s*([KMG]?)/i.exec(text);
+  if (!m) return 0;
+  return Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!.toUpperCase()]!;
+}
+
+/**
+ * The machine's last-level cache in bytes: the highest cache level in sysfs, summed over its
+ * distinct instances (one L3 per socket or per CCX); where sysfs has no cache entries (some VMs),
+ * `getconf`'s largest LEVELn_CACHE_SIZE; else 32 MiB. Sizes the benchmarks' weight rotation, so that
+ * "weights streamed from DRAM" stays true on a server with hundreds of MB of L3.
+ */
+export function lastLevelCache(): { bytes: number; source: string } {
+  try {
+    const base = '/sys/devices/system/cpu';
+    let level = 0;
+    const instances = new Map<string, number>();
+    for (const cpu of readdirSync(base).filter((d) => /^cpu\d+$/.test(d))) {
+      const dir = `${base}/${cpu}/cache`;
+      if (!existsSync(dir)) continue;
+      for (const idx of readdirSync(dir).filter((d) => d.startsWith('index'))) {
+        const read = (f: string) => readFileSync(`${dir}/${idx}/${f}`, 'utf8').trim();
+        if (read('type') === 'Instruction') continue;
+        const l = Number(read('level'));
+        const key = `${l}:${existsSync(`${dir}/${idx}/shared_cpu_list`) ? read('shared_cpu_list') : cpu}`;
+        if (l > level) { level = l; instances.clear(); }
+        if (l === level) instances.set(key, parseCacheSize(read('size')));
+      }
+    }
+    const total = [...instances.values()].reduce((a, b) => a + b, 0);
+    if (total > 0) return { bytes: total, source: `sysfs L${level} x ${instances.size}` };
+  } catch {
+    /* fall through */
+  }
+  try {
+    // glibc's sysconf reads the sizes from CPUID, which VMs without sysfs cache entries still pass on.
+    const conf = execSync('getconf -a', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    for (const level of [4, 3, 2]) {
+      const m = new RegExp(`^LEVEL${level}_CACHE_SIZE\\s+(\\d+)`, 'm').exec(conf);
+      if (m && Number(m[1]) > 0) return { bytes: Number(m[1]), source: `getconf LEVEL${level}_CACHE_SIZE` };
+    }
+  } catch {
+    /* fall through */
+  }
+  return { bytes: 32 * 1024 ** 2, source: 'default (no cache information found)' };
+}
+
+/**
+ * Bytes of distinct weights one timed pass must stream so that no copy is still cached when it
+ * comes round again: twice the last-level cache, and at least the 160 MiB of cpu-anchors.md's
+ * "rot" mode.
+ */
+export function rotationBytes(): number {
+  return Math.max(160 * 1024 * 1024, 2 * lastLevelCache().bytes);
+}
+
+/** Copies of a `weightBytes` operand to rotate through: enough for rotationBytes(), at least 2. */
+export function rotationCopies(weightBytes: number): number {
+  return Math.max(2, Math.ceil(rotationBytes() / weightBytes));
+}
 
 const measuredRead = new Map<number, number>();
 /**
@@ -142,6 +213,8 @@ export function writeResults(name: string, payload: unknown, args?: BenchArgs): 
     commit: gitCommit(),
     machine: {
       cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, limits: MACHINE,
+      isaFlags: cpuFlags().filter((f) => /^(avx2|fma|f16c|avx512\w*|avx_vnni|amx\w*)$/.test(f)),
+      lastLevelCache: lastLevelCache(), rotationBytes: rotationBytes(),
       measuredReadGBs: Object.fromEntries(measuredRead),
     },
     results: payload,

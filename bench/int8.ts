@@ -9,7 +9,8 @@
  * columns hold outliers (|x| in [8, 12) in every row, as LLM outlier features do).
  *
  * Weight residency: for M <= 8 every measured call runs R independent copies on distinct
- * weights (R·weight >= 160 MiB, "rot" mode of shared/design/cpu-anchors.md §1) and reports
+ * weights (R·weight >= max(160 MiB, 2 x the last-level cache): rotationBytes() in common.ts, the
+ * "rot" mode of shared/design/cpu-anchors.md §1) and reports
  * the time per op; lowbit loops over R layers, ORT runs a model with R copies of the node.
  * For M >= 128 the work is compute-bound (each weight byte is reused M times), so R = 1.
  *
@@ -21,20 +22,17 @@
  * saturate int16 pair sums with full-range int8 weights, so they are speed peers only; the
  * exact peer is MatMulInteger s8s8. The "exact" column checks row 0 against lowbit's int32.
  */
-import { Linear8bitLt, Tensor, int8LinearMatmul } from '../lib/index.js';
-import { readFileSync } from 'node:fs';
+import { Linear8bitLt, Tensor, backendInfo, int8LinearMatmul } from '../lib/index.js';
 import { createRequire } from 'node:module';
-import { MACHINE, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
+import { MACHINE, cpuFlags, printTable, randn, rotationCopies, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { buildSingleNodeModel, createSession, runOnce, type Feed, type InitSpec, type OnnxType } from './ort.js';
 
-const MIN_ROT_BYTES = 160 * 1024 * 1024;
 const require = createRequire(import.meta.url);
 
 type Row = Record<string, string | number>;
 
 function rotCopies(weightBytes: number, M: number): number {
-  if (M >= 128) return 1;
-  return Math.min(16, Math.max(2, Math.ceil(MIN_ROT_BYTES / weightBytes)));
+  return M >= 128 ? 1 : rotationCopies(weightBytes);
 }
 
 function uniformInt8(n: number, seed: number): Int8Array {
@@ -102,15 +100,6 @@ async function timeOrt(opType: string, domain: '' | 'com.microsoft', aType: Onnx
   return { ms: t.medianMs / R, row0: Array.from({ length: Math.min(N, 64) }, (_, i) => y[i]!) };
 }
 
-function cpuFlags(): string[] {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return line ? line.split(':')[1]!.trim().split(/\s+/) : [];
-  } catch {
-    return [];
-  }
-}
-
 export async function run(args: BenchArgs): Promise<void> {
   const threads = args.threads;
   const flags = cpuFlags();
@@ -118,7 +107,9 @@ export async function run(args: BenchArgs): Promise<void> {
   console.log(vnni
     ? 'note: this CPU has VNNI (avx512_vnni/avx_vnni): ORT and lowbit (unless LOWBIT_INT8_VNNI=0) use vpdpbusd, so "% int8 peak" (the AVX2 roofline of the Zen 3 reference box) can exceed 100%.'
     : 'note: no VNNI on this CPU: "% int8 peak" is against the AVX2 vpmaddubsw+vpmaddwd roofline.');
-  console.log(`lowbit int8 kernels: ${process.env.LOWBIT_INT8_VNNI === '0' ? 'AVX2 (VNNI disabled)' : vnni ? 'AVX-512 VNNI tiles' : 'AVX2'}`);
+  const cpu = backendInfo().cpu;
+  const m8 = cpu.int8Amx === 'hardware' ? 'AMX-INT8 tiles' : process.env.LOWBIT_INT8_VNNI === '0' ? 'AVX2 (VNNI disabled)' : vnni ? 'AVX-512 VNNI tiles' : 'AVX2';
+  console.log(`lowbit int8 kernels: ${m8} from M = 8 on${cpu.amx ? '' : ` (no AMX: ${cpu.amxReason})`}`);
   const peak = MACHINE.int8PeakGops[threads] ?? MACHINE.int8PeakGops[2]!;
   const shapes: [number, number][] = args.shapes ?? (args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]]);
   const Ms = args.ms ?? (args.quick ? [1, 128] : [1, 8, 128, 512]);
@@ -186,7 +177,7 @@ export async function run(args: BenchArgs): Promise<void> {
         ortRows.dqmm = dq.ms;
         add('ort DynamicQuantizeMatMul', dq.ms);
       }
-      const fp32R = M >= 128 ? 1 : Math.min(16, Math.max(2, Math.ceil(MIN_ROT_BYTES / (4 * K * N))));
+      const fp32R = rotCopies(4 * K * N, M);
       const fp32 = await timeOrt('MatMul', '', 'float32', activations(M, K, 0.001, 11), 'float32',
         (r) => [{ name: 'B', type: 'float32', dims: [K, N], data: Float32Array.from(bt[r % R]!, (v) => v * 0.01) }], M, K, N, fp32R, threads, args.quick);
       ortRows.fp32 = fp32.ms;
@@ -207,7 +198,7 @@ export async function run(args: BenchArgs): Promise<void> {
   printTable(`LLM.int8(): int8 GEMM and Linear8bitLt forward vs onnxruntime-node, ${threads} threads (int8 peak ${peak} GOP/s)`, rows);
   const h2h = await headToHead(args, shapes);
   printTable('Ratios (>1x: lowbit faster; targets: GEMM at M=512 faster than MatMulInteger; t6(0.1%)/t0 <= 1.15; M=1 forward faster than fp32 MatMul)', summary);
-  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h }, args);
+  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, cpuHasAmx: cpu.amx, int8Amx: cpu.int8Amx, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h }, args);
   console.log(`\nwrote ${path}`);
 }
 

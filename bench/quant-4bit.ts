@@ -4,8 +4,9 @@
  * same thread count.
  *
  * Weights stream from DRAM ("rot" mode, shared/design/cpu-anchors.md §1): every measured call
- * runs R independent copies of the op on distinct weight buffers (R * weight >= 160 MiB,
- * 2 <= R <= 16) and the time per op is reported. ORT gets the same R through a model with R
+ * runs R independent copies of the op on distinct weight buffers (R * weight >= max(160 MiB, 2 x the
+ * last-level cache the machine reports: rotationBytes() in common.ts), R >= 2) and the time per op
+ * is reported. ORT gets the same R through a model with R
  * copies of the node (one session.run), lowbit through R calls in a loop.
  *
  * All contenders of a shape are built first and then timed in interleaved rounds (each op once
@@ -16,13 +17,12 @@
  * % of this machine's measured DRAM read bandwidth at this thread count, GFLOP/s.
  */
 import { Tensor, matmul4bit, quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, QuantState, backendInfo, setCpuIsa, type CpuIsa, type MatmulActivations } from '../lib/index.js';
-import { measuredReadGBs, printTable, randn, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
+import { measuredReadGBs, printTable, randn, rotationCopies, settle, timeIt, timeItAsync, writeResults, type BenchArgs } from './common.js';
 import { createRequire } from 'node:module';
 import { createSession, runOnce, type Feed, type InitSpec } from './ort.js';
 
 const require = createRequire(import.meta.url);
 
-const MIN_ROT_BYTES = 160 * 1024 * 1024;
 
 interface Row {
   op: string;
@@ -44,9 +44,7 @@ function cloneState(st: QuantState): QuantState {
   return copy;
 }
 
-function rotCopies(weightBytes: number): number {
-  return Math.min(16, Math.max(2, Math.ceil(MIN_ROT_BYTES / weightBytes)));
-}
+const rotCopies = rotationCopies;
 
 function uniformBytes(n: number, seed: number): Uint8Array {
   let s = seed >>> 0;

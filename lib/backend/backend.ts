@@ -129,15 +129,22 @@ export function setNumThreads(n: number): number {
   return nativeAddon().setNumThreads(n);
 }
 
+const CPU_ISAS: readonly CpuIsa[] = ['scalar', 'avx2', 'avx512', 'amx', 'amx-emulated'];
+
 /**
  * Chooses the CPU kernel path: 'auto' (the best the CPU has), 'scalar', 'avx2' (needs
- * AVX2+FMA+F16C) or 'avx512' (also AVX512F+AVX512VL; it adds its own kernels where they pay off
- * and runs the AVX2 ones elsewhere). Every path gives identical results; this exists for testing
+ * AVX2+FMA+F16C), 'avx512' (also AVX512F+AVX512VL; it adds its own kernels where they pay off
+ * and runs the AVX2 ones elsewhere) or 'amx' (also AMX-TILE+AMX-INT8 enabled by the OS: the int8
+ * GEMM on tiles). 'amx-emulated' runs the AMX kernels on their C++ twins, on any CPU, with the best
+ * other level for everything else. Every path gives identical results; this exists for testing
  * and benchmarking. Returns the path now active.
  */
 export function setCpuIsa(isa: 'auto' | CpuIsa): CpuIsa {
-  if (isa !== 'auto' && isa !== 'scalar' && isa !== 'avx2' && isa !== 'avx512') {
-    throw new LowbitError(`Expected 'auto', 'scalar', 'avx2' or 'avx512' for \`isa\` in setCpuIsa but received ${String(isa)}`, 'LOWBIT_E_ARGUMENT');
+  if (isa !== 'auto' && !CPU_ISAS.includes(isa)) {
+    throw new LowbitError(
+      `Expected 'auto', ${CPU_ISAS.map((i) => `'${i}'`).join(', ')} for \`isa\` in setCpuIsa but received ${String(isa)}`,
+      'LOWBIT_E_ARGUMENT',
+    );
   }
   return nativeAddon().setCpuIsa(isa);
 }

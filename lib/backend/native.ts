@@ -29,10 +29,23 @@ export interface NativeCudaDevice {
 }
 
 /** CPU kernel paths, lowest first; each level runs the kernels of the one below where it has none. */
-export type CpuIsa = 'scalar' | 'avx2' | 'avx512';
+export type CpuIsa = 'scalar' | 'avx2' | 'avx512' | 'amx' | 'amx-emulated';
 
 export interface NativeBackendInfo {
-  cpu: { available: true; avx2: boolean; avx512: boolean; isa: CpuIsa; int8Vnni: boolean; threads: number };
+  cpu: {
+    available: true;
+    avx2: boolean;
+    avx512: boolean;
+    /** AMX-TILE + AMX-INT8 usable by this process (CPUID, OS tile state, Linux permission). */
+    amx: boolean;
+    /** Why `amx` is false ('' when it is true). */
+    amxReason: string;
+    isa: CpuIsa;
+    int8Vnni: boolean;
+    /** How the int8 GEMM's AMX tiles run now: on the hardware, on their C++ twins, or not at all. */
+    int8Amx: 'hardware' | 'emulated' | 'off';
+    threads: number;
+  };
   cuda: {
     flavor: 'none' | 'cuda' | 'emulated';
     available: boolean;

@@ -41,7 +41,13 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   cpu.Set("available", true);
   cpu.Set("avx2", lb::cpu::cpu_supports_avx2());
   cpu.Set("avx512", lb::cpu::cpu_supports_avx512());
-  cpu.Set("isa", lb::cpu::isa_name(lb::cpu::active_isa()));
+  cpu.Set("isa", lb::cpu::active_isa_name());
+  // AMX-INT8 tiles of the int8 GEMM: "hardware", "emulated" (their C++ twins) or "off"; amxReason
+  // says why the CPU's AMX is not used ("" when it is usable).
+  const lb::cpu::AmxMode amx = lb::cpu::amx_mode();
+  cpu.Set("amx", lb::cpu::cpu_supports_amx());
+  cpu.Set("int8Amx", amx == lb::cpu::AmxMode::Hardware ? "hardware" : amx == lb::cpu::AmxMode::Twin ? "emulated" : "off");
+  cpu.Set("amxReason", lb::cpu::amx_unavailable_reason());
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
   // AVX-512 VNNI tiles of the int8 GEMM (an extra step above AVX2; LOWBIT_INT8_VNNI=0 turns it off).
   cpu.Set("int8Vnni", lb::cpu::has_avx2_kernels(lb::cpu::active_isa()) && lb::cpu::avx2::int8_vnni_available());
@@ -103,15 +109,17 @@ Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
 
 Napi::Value set_cpu_isa(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) {
-    throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "Expected 'auto', 'scalar', 'avx2' or 'avx512' for setCpuIsa");
+    throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "Expected 'auto', 'scalar', 'avx2', 'avx512', 'amx' or 'amx-emulated' for setCpuIsa");
   }
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   if (!lb::cpu::set_forced_isa(name.c_str())) {
     throw_error(info.Env(), "LOWBIT_E_UNSUPPORTED",
                 "Cannot select CPU path '" + name +
-                    "': expected 'auto', 'scalar', 'avx2' or 'avx512' (avx2 needs AVX2+FMA+F16C, avx512 also AVX512F+AVX512VL)");
+                    "': expected 'auto', 'scalar', 'avx2', 'avx512', 'amx' or 'amx-emulated' (avx2 needs AVX2+FMA+F16C, "
+                    "avx512 also AVX512F+AVX512VL, amx also AMX-TILE+AMX-INT8 enabled by the OS; here: " +
+                    (lb::cpu::cpu_supports_amx() ? std::string("AMX usable") : std::string(lb::cpu::amx_unavailable_reason())) + ")");
   }
-  return Napi::String::New(info.Env(), lb::cpu::isa_name(lb::cpu::active_isa()));
+  return Napi::String::New(info.Env(), lb::cpu::active_isa_name());
 }
 
 Runner parse_convert(Napi::Env env, const Napi::Object& o, Where where) {

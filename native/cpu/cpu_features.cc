@@ -8,6 +8,11 @@
 #include <cpuid.h>
 #define LB_X86 1
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <cerrno>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace lb::cpu {
 namespace {
@@ -42,11 +47,40 @@ bool detect_avx512() {
 #endif
 }
 
-// Maps a path name to an Isa value; -1 when unknown or not supported by this CPU.
+// AMX: "" when usable, else why not. The permission request is made once per process.
+const char* detect_amx() {
+#ifdef LB_X86
+  if (!detect_avx512()) return "needs AVX-512 first";
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return "CPUID leaf 7 missing";
+  if (!(d & (1u << 24)) || !(d & (1u << 25))) return "the CPU has no AMX-TILE / AMX-INT8 (CPUID.7.0:EDX bits 24, 25)";
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & (3u << 17)) != (3u << 17)) return "the OS does not enable AMX tile state (XCR0 bits 17, 18)";
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) {
+    return errno == EINVAL ? "the kernel refused AMX (arch_prctl ARCH_REQ_XCOMP_PERM: EINVAL, Linux < 5.16?)"
+                           : "the kernel refused AMX (arch_prctl ARCH_REQ_XCOMP_PERM failed)";
+  }
+  return "";
+#else
+  return "AMX is only enabled on Linux x86-64";
+#endif
+#else
+  return "not an x86-64 CPU";
+#endif
+}
+
+constexpr int kAmxEmulated = 4;  // forced value of "amx-emulated"
+
+// Maps a path name to an Isa value (or kAmxEmulated); -1 when unknown or not supported by this CPU.
 int parse_isa(const char* name) {
   if (std::strcmp(name, "scalar") == 0) return static_cast<int>(Isa::Scalar);
   if (std::strcmp(name, "avx2") == 0 && cpu_supports_avx2()) return static_cast<int>(Isa::Avx2);
   if (std::strcmp(name, "avx512") == 0 && cpu_supports_avx512()) return static_cast<int>(Isa::Avx512);
+  if (std::strcmp(name, "amx") == 0 && cpu_supports_amx()) return static_cast<int>(Isa::Amx);
+  if (std::strcmp(name, "amx-emulated") == 0) return kAmxEmulated;
   return -1;
 }
 
@@ -75,15 +109,37 @@ bool cpu_supports_avx512() {
   return has;
 }
 
-Isa active_isa() {
-  const int f = forced();
-  if (f >= 0) return static_cast<Isa>(f);
+bool cpu_supports_amx() { return amx_unavailable_reason()[0] == '\0'; }
+
+const char* amx_unavailable_reason() {
+  static const char* const why = detect_amx();
+  return why;
+}
+
+namespace {
+Isa best_below_amx() {
   if (cpu_supports_avx512()) return Isa::Avx512;
   return cpu_supports_avx2() ? Isa::Avx2 : Isa::Scalar;
 }
+}  // namespace
+
+Isa active_isa() {
+  const int f = forced();
+  if (f == kAmxEmulated) return best_below_amx();
+  if (f >= 0) return static_cast<Isa>(f);
+  return cpu_supports_amx() ? Isa::Amx : best_below_amx();
+}
+
+AmxMode amx_mode() {
+  if (forced() == kAmxEmulated) return AmxMode::Twin;
+  return active_isa() == Isa::Amx ? AmxMode::Hardware : AmxMode::Off;
+}
+
+const char* active_isa_name() { return amx_mode() == AmxMode::Twin ? "amx-emulated" : isa_name(active_isa()); }
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Amx: return "amx";
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2";
     default: return "scalar";

@@ -123,7 +123,7 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   const int64_t S = quant::int16_subblock(p.blocksize);
   const Isa isa = active_isa();
   if (p.activations == MatmulActivations::Int8 && p.K % 64 == 0) {
-    if (isa == Isa::Avx512 && avx2::int8_vnni_available()) return gemm_int8(p, S, grain, avx512::gemm_4bit_int8_columns, avx512::kInt8ColumnUnit);
+    if (has_avx512_kernels(isa) && avx2::int8_vnni_available()) return gemm_int8(p, S, grain, avx512::gemm_4bit_int8_columns, avx512::kInt8ColumnUnit);
     if (has_avx2_kernels(isa)) return gemm_int8(p, S, grain, avx2::gemm_4bit_int8_columns, avx2::kInt8ColumnUnit);
   }
   if (has_avx2_kernels(isa) && single_row && p.activations == MatmulActivations::Int16) {
@@ -139,7 +139,7 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   }
   if (has_avx2_kernels(isa)) {
     // The AVX-512 GEMM (M > 1) reads the activations in row pairs; the other kernels row by row.
-    const bool avx512 = isa == Isa::Avx512, paired = avx512 && !single_row;
+    const bool avx512 = has_avx512_kernels(isa), paired = avx512 && !single_row;
     std::vector<float> x((size_t)((paired ? (p.M + 1) / 2 * 2 : p.M) * p.K));  // zeroed: an odd M's pad row
     const size_t a_row = (size_t)p.K * dtype_size(p.a_dtype);
     parallel_for(p.M, std::max<int64_t>(1, 4096 / p.K), [&](int64_t m0, int64_t m1) {

@@ -27,6 +27,7 @@
 #include "avx2/int8_gemm_avx2.h"
 #include "avx2/int8_gemm_vnni.h"
 #endif
+#include "amx/int8_gemm_amx.h"
 
 namespace lb::cpu {
 
@@ -39,6 +40,10 @@ constexpr int64_t kPackedKChunk = 1024;  // K chunk (multiple of 16): a packed 4
 constexpr int64_t kVnniKChunk = 2048;    // K chunk of the VNNI path (multiple of 4): an 8-row A tile is 16 KiB
 constexpr int64_t kVnniPackedMinRows = 8;  // VNNI: below this the in-place decode tiles beat packing (bench)
 constexpr int64_t kPackedMinRows = 4;     // below this (decode), the weight streams unpacked
+constexpr int64_t kAmxKChunk = 2048;      // K chunk of the AMX path (multiple of 64): a 32-row A slice is 64 KiB
+// AMX from 8 rows on, like the VNNI tiles: the weight is packed per call, which a decode step
+// (M = 1, the weight read once) cannot amortise. Not measured: no AMX machine was at hand.
+constexpr int64_t kAmxMinRows = 8;
 
 // ---- scalar twins of the AVX2 kernels --------------------------------------------------
 void gemm_block_scalar(const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t rows, int64_t cols,
@@ -95,16 +100,18 @@ struct Kernels {
   void (*widen)(const void*, DType, bool, int64_t, float*);
   bool packed;  // AVX2: use the packed path for M >= kPackedMinRows
   bool vnni;    // ... with AVX-512 VNNI tiles when the CPU has them (LOWBIT_INT8_VNNI=0 disables)
+  AmxMode amx;  // AMX tiles for M >= kAmxMinRows: on the hardware, on their twins, or off
 };
 
 Kernels select_kernels() {
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
   if (has_avx2_kernels(active_isa())) {
     return Kernels{avx2::int8_gemm_block, avx2::int8_epilogue_row, avx2::int8_row_absmax_f32, avx2::int8_quant_row_f32,
-                   avx2::int8_mark_outliers_f32, avx2::int8_widen_f32, true, avx2::int8_vnni_available()};
+                   avx2::int8_mark_outliers_f32, avx2::int8_widen_f32, true, avx2::int8_vnni_available(), amx_mode()};
   }
 #endif
-  return Kernels{gemm_block_scalar, epilogue_row_scalar, row_absmax_scalar, quant_row_scalar, mark_outliers_scalar, widen_scalar, false, false};
+  return Kernels{gemm_block_scalar, epilogue_row_scalar, row_absmax_scalar, quant_row_scalar, mark_outliers_scalar, widen_scalar,
+                 false, false, amx_mode()};
 }
 
 // ---- quantization ------------------------------------------------------------------------
@@ -249,10 +256,52 @@ void run_gemm_vnni(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, in
   });
 }
 
+// The same blocking with AMX-INT8 tiles (amx/int8_gemm_amx.h): A is packed once per call into
+// 16-row, 64-byte-aligned slices; each task packs its weight block per K chunk into TDPBSSD's
+// 4-byte column groups and accumulates into an int32 scratch tile of [Mp, widthp], whose [M, width]
+// corner then goes through the same epilogue as the other paths.
+void run_gemm_amx(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t K, int32_t* c_out,
+                  const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr) {
+  using amx::round_up;
+  const auto gemm_chunk = kr.amx == AmxMode::Hardware ? amx::gemm_chunk_hardware : amx::gemm_chunk_twin;
+  const int64_t kp = round_up(K, amx::kAmxKAlign), mp = round_up(M, amx::kAmxRowAlign);
+  const int64_t kc = std::min(kp, kAmxKChunk);
+  std::vector<int8_t> ap(mp * kp, 0);
+  parallel_for(M, std::max<int64_t>(1, 65536 / kp), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) std::memcpy(ap.data() + m * kp, a_in + m * K, K);
+  });
+  const int64_t nb = std::max<int64_t>(amx::kAmxColAlign, (kBlockBytes / kc) & ~int64_t(amx::kAmxColAlign - 1));
+  const int64_t num_blocks = (N + nb - 1) / nb;
+  parallel_for(num_blocks, 1, [&](int64_t blk0, int64_t blk1) {
+    std::vector<int8_t> bp(amx::packed_b_bytes(nb, kc));
+    std::vector<int32_t> scratch(mp * nb);
+    std::vector<int32_t> tile(epi ? M * nb : 0);
+    std::vector<float> wo_block(ow ? ow->count * nb : 0);
+    for (int64_t blk = blk0; blk < blk1; ++blk) {
+      const int64_t n0 = blk * nb, n1 = std::min(N, n0 + nb), width = n1 - n0;
+      const int64_t widthp = round_up(width, amx::kAmxColAlign);
+      for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t k1 = std::min(K, k0 + kc);
+        amx::pack_b(b + n0 * K, K, width, k0, k1, bp.data());
+        gemm_chunk(ap.data() + k0, kp, mp, bp.data(), widthp, (k1 - k0 + amx::kAmxKAlign - 1) / amx::kAmxKAlign,
+                   scratch.data(), widthp, k0 > 0);
+      }
+      int32_t* c = epi ? tile.data() : c_out + n0;
+      const int64_t ldc = epi ? nb : N;
+      for (int64_t m = 0; m < M; ++m) std::memcpy(c + m * ldc, scratch.data() + m * widthp, width * sizeof(int32_t));
+      if (epi) run_epilogue(*epi, ow, K, M, n0, n1, c, ldc, wo_block, kr);
+    }
+  });
+}
+
 // With `epi` null, writes int32 C to c_out [M, N]; otherwise runs the epilogue per block.
 void run_gemm(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t K, int32_t* c_out,
               const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr) {
   if (M == 0 || N == 0) return;
+  if (kr.amx != AmxMode::Off && M >= kAmxMinRows) {
+    run_gemm_amx(a_in, b, M, N, K, c_out, epi, ow, kr);
+    return;
+  }
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
   if (kr.vnni && M >= kVnniPackedMinRows) {
     run_gemm_vnni(a_in, b, M, N, K, c_out, epi, ow, kr);

@@ -9,7 +9,7 @@ describe('backend reporting', () => {
   it('always reports the CPU backend', () => {
     const info = backendInfo();
     expect(info.cpu.available).toBe(true);
-    expect(['avx512', 'avx2', 'scalar']).toContain(info.cpu.isa);
+    expect(['amx', 'avx512', 'avx2', 'scalar']).toContain(info.cpu.isa);
     if (info.cpu.avx512) expect(info.cpu.avx2).toBe(true); // each level includes the one below
     expect(info.cpu.threads).toBeGreaterThanOrEqual(1);
   });
@@ -91,8 +91,8 @@ describe('backend reporting', () => {
     if (cpu.avx2) expect(setCpuIsa('avx2')).toBe('avx2');
     if (cpu.avx512) expect(setCpuIsa('avx512')).toBe('avx512');
     else expect(() => setCpuIsa('avx512')).toThrow(/avx512 also AVX512F\+AVX512VL/);
-    expect(setCpuIsa('auto')).toBe(cpu.avx512 ? 'avx512' : cpu.avx2 ? 'avx2' : 'scalar');
-    expect(() => setCpuIsa('sse9' as never)).toThrow(/Expected 'auto', 'scalar', 'avx2' or 'avx512'/);
+    expect(setCpuIsa('auto')).toBe(cpu.amx ? 'amx' : cpu.avx512 ? 'avx512' : cpu.avx2 ? 'avx2' : 'scalar');
+    expect(() => setCpuIsa('sse9' as never)).toThrow(/Expected 'auto', 'scalar', 'avx2', 'avx512', 'amx', 'amx-emulated'/);
   });
 });
 
