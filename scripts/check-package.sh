@@ -8,7 +8,8 @@
 #   4. the same with `npm install --ignore-scripts`;
 #   5. a TypeScript consumer type-checked against the installed declarations (moduleResolution
 #      nodenext, node16 and bundler), with @ts-expect-error lines that fail if the types were `any`;
-#   6. a symlinked checkout (`npm install /path/to/checkout`) and a git dependency (git+file://);
+#   6. a symlinked checkout (`npm install /path/to/checkout`), `LOWBIT_FORCE_BUILD=1 npm rebuild`
+#      (a source build in the installed package) and a git dependency (git+file://);
 #   7. the README's two set-up commands in a fresh clone with no ../shared beside it.
 #
 #   scripts/check-package.sh                 # everything (about 10 minutes on 2 cores)
@@ -237,6 +238,15 @@ if ((QUICK == 0)); then
     use_installed "$dir"
   }
   check "a symlinked checkout (npm install /path/to/lowbit)" install_linked
+
+  # The README's advice for a system the prebuild does not fit: rebuild from source in place.
+  force_build() {
+    (cd "$U" && LOWBIT_FORCE_BUILD=1 LOWBIT_CUDA=off npm rebuild lowbit --foreground-scripts 2>&1 | tee rebuild.log) || return 1
+    grep -q "lowbit: built CPU backend only" "$U/rebuild.log" || { echo "install.mjs did not report a source build"; return 1; }
+    [[ -f $U/node_modules/lowbit/build/Release/lowbit.node ]] || { echo "no build/Release/lowbit.node"; return 1; }
+    run_readme_example "$U" && want_flavor=none check_backend_info "$U"
+  }
+  check "LOWBIT_FORCE_BUILD=1 npm rebuild lowbit: a source build replaces the prebuild" force_build
 
   install_git() {
     local dir=$WORK/user-git
