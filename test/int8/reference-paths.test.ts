@@ -32,7 +32,7 @@ function outOf(dtype: D, n: number): Float32Array | Uint16Array {
 
 /** Runs `op` with `make()` fresh outputs twice (fast, reference) and compares every output buffer. */
 function bothWays(op: keyof typeof cpu, make: () => Record<string, unknown>, outputs: string[], where: string): void {
-  const fast = make(), ref = { ...make(), reference: true };
+  const fast = make(), ref: Record<string, unknown> = { ...make(), reference: true };
   (cpu[op] as (o: Record<string, unknown>) => void)(fast);
   (cpu[op] as (o: Record<string, unknown>) => void)(ref);
   for (const k of outputs) expect(hex(fast[k] as ArrayBufferView), `${where}: ${k}`).toBe(hex(ref[k] as ArrayBufferView));
