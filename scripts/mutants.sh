@@ -45,10 +45,13 @@ mkdir -p "$SCRATCH/logs"
 
 # ---- scratch copy: the tracked and untracked (not ignored) files, mtimes kept --------------
 sync_scratch() {
-  # Files of an earlier run that are gone here would linger; they are harmless (the build
-  # globs only cuda/launch/*.cu, which is refreshed as a whole).
-  rm -rf "$SCRATCH/cuda/launch"
-  git ls-files -co --exclude-standard -z | grep -zv '^node_modules/' | tar -cf - --null -T - | tar -xf - -C "$SCRATCH"
+  # Copy only the files whose content differs, with a fresh mtime: a file reverted after a mutant
+  # is newer than the objects built from the mutant, and restoring an older mtime here would
+  # make the incremental builds keep the mutated objects.
+  git ls-files -co --exclude-standard | grep -v '^node_modules/' | while IFS= read -r f; do
+    [[ -f $f ]] || continue
+    if ! cmp -s "$f" "$SCRATCH/$f"; then mkdir -p "$SCRATCH/$(dirname "$f")" && cp "$f" "$SCRATCH/$f"; fi
+  done
   ln -sfn "$ROOT/node_modules" "$SCRATCH/node_modules"
 }
 
