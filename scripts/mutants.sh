@@ -62,7 +62,15 @@ build_native() {  # CPU-only addon (LOWBIT_CUDA=OFF), incremental after the firs
 run_tests() {  # $1 = tests field, $2 = log; runs in the scratch copy, returns the tests' status
   local tests=$1 log=$2
   if [[ $tests == emu ]]; then
+    # run.sh --quick builds the plain sm_80 harness and runs it in ascending schedule order; the
+    # same binary then runs in descending order, where a missing barrier or wait shows (a warp
+    # that reads shared memory before the warp that writes it has run).
     (cd "$SCRATCH" && JOBS=$JOBS test/emu/run.sh --quick --no-nvcc) >"$log" 2>&1
+    local rc=$?
+    [[ -x $SCRATCH/build-emu/sm800/simt_tests ]] || return $rc
+    echo "== SIMT_ORDER=desc build-emu/sm800/simt_tests" >>"$log"
+    (cd "$SCRATCH" && SIMT_ORDER=desc build-emu/sm800/simt_tests) >>"$log" 2>&1 || rc=1
+    return $rc
   else
     # shellcheck disable=SC2086  # the field is a list of files / vitest arguments
     (cd "$SCRATCH" && LOWBIT_ADDON_PATH="$SCRATCH/build/Release/lowbit.node" timeout 600 npx vitest run $tests) >"$log" 2>&1
@@ -82,12 +90,17 @@ verdict() {  # $1 = status of run_tests, $2 = tests field, $3 = log
   fi
 }
 
-caught_by() {  # the failing test files (vitest) or the first failing check (emulator)
-  sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -oE '^ *FAIL +[^ >]+( > [^>]+)?' | sed -E 's/^ *FAIL +//; s/ +$//' | sort -u | head -2 | paste -sd';' -
+caught_by() {  # $1 = log, $2 = tests field: the failing test files (vitest) or checks (emulator)
+  if [[ $2 == emu ]]; then
+    grep -oE '^  FAIL +[A-Za-z0-9_]+$' "$1" | sed -E 's/^  FAIL +//' | sort -u | head -2 | paste -sd';' -
+  else
+    sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -oE '^ *FAIL +test/[^ >]+' | sed -E 's/^ *FAIL +//' | sort -u | paste -sd';' -
+  fi
 }
 
 field() { sed -n "s/^# $2: //p" "$1" | head -1; }
 
+main() {
 # ---- mutant list -----------------------------------------------------------------------------
 mutants=()
 for f in scripts/mutants/*.patch; do
@@ -148,7 +161,7 @@ for f in "${mutants[@]}"; do
     case $result in caught) caught=$((caught + 1)) ;; SURVIVED) survived=$((survived + 1)) ;; *) broken=$((broken + 1)) ;; esac
   fi
   by=""
-  [[ $result == caught ]] && by=$(caught_by "$log")
+  [[ $result == caught ]] && by=$(caught_by "$log" "$tests")
   line=$(printf '%-36s %-9s %6d  %s [%s]' "$name" "$result" $((SECONDS - t0)) "$what" "${by:-$tests}")
   echo "$line"; echo "$line" >>"$table"
 done
@@ -159,3 +172,7 @@ echo
 echo "kill table: $table"
 echo "$caught caught, $survived survived, $broken did not apply or build"
 [[ $survived == 0 && $broken == 0 ]]
+}
+
+# Everything runs from main, parsed before it starts: editing this file during a run is safe.
+main "$@"
