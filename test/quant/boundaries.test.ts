@@ -7,14 +7,15 @@
 import { describe, expect, it } from 'vitest';
 
 import {
-  BLOCKSIZES_4BIT, BLOCKSIZES_8BIT, dequantize4bit, dequantizeBlockwise, matmul4bit, quantize4bit, quantizeBlockwise,
-  QuantState, Tensor, type QuantType4bit,
+  BLOCKSIZES_4BIT, BLOCKSIZES_8BIT, dequantize4bit, dequantize4bitAsync, dequantizeBlockwise, dequantizeBlockwiseAsync, matmul4bit,
+  quantize4bit, quantizeBlockwise, QuantState, setCpuIsa, Tensor, type QuantType4bit,
 } from '../../lib/index.js';
 import { createDynamicMap, randn, refDequantize4bit, refQuantize4bit, refQuantizeBlockwise } from '../reference/quant-ref.js';
 import {
   boundaryValues4bit, boundaryValuesDynamic, dequantizeBlockwiseSpec, dQuantizeSpec, gemm4bitIntRef, layIntoBlocks, nestAbsmaxSpec,
   quantizeBlockwiseSpec, tiesRow,
 } from '../reference/spec-ref.js';
+import { encode, roundTo } from '../reference/int8-ref.js';
 import { hex, ISAS, withIsa } from './helpers.js';
 
 const DYN = createDynamicMap();
@@ -190,6 +191,36 @@ describe("int16 / int8 activation modes: x.5 ties at every blocksize, bit-exact 
         expect(hex(matmul4bit(Tensor.from(a1, [1, K]), packed, state, null, { activations: 'int16' }).toTypedArray() as Float32Array))
           .toBe(hex(gemm4bitIntRef('int16', a1, 1, ref.packed, rec, N, K, bs, 'nf4')));
       });
+    });
+  }
+});
+
+describe('outDtype of the dequantizers: the float32 value rounded once (RNE) to the requested dtype', () => {
+  const x = layIntoBlocks(boundaryValues4bit(), 64, 2 ** 9);
+  for (const isa of ISAS) {
+    it(`${isa}: dequantize4bit(Async) and dequantizeBlockwise(Async) with outDtype float16 / bfloat16`, async () => {
+      setCpuIsa(isa);
+      try {
+        const r4 = refQuantize4bit(x, 64, 'nf4');
+        const want4 = refDequantize4bit(r4.packed, r4.absmax, x.length, 64, 'nf4');
+        const r8 = quantizeBlockwiseSpec(x, 64, DYN);
+        const want8 = dequantizeBlockwiseSpec(r8.q, r8.absmax, 64, DYN);
+        const [p4, s4] = quantize4bit(x, { quantType: 'nf4', blocksize: 64 });
+        const [q8, s8] = quantizeBlockwise(x, { blocksize: 64 });
+        for (const dt of ['float16', 'bfloat16'] as const) {
+          for (const [what, got, want] of [
+            ['dequantize4bit', dequantize4bit(p4, s4, { outDtype: dt }), want4],
+            ['dequantize4bitAsync', await dequantize4bitAsync(p4, s4, { outDtype: dt }), want4],
+            ['dequantizeBlockwise', dequantizeBlockwise(q8, s8, { outDtype: dt }), want8],
+            ['dequantizeBlockwiseAsync', await dequantizeBlockwiseAsync(q8, s8, { outDtype: dt }), want8],
+          ] as const) {
+            expect(got.dtype, what).toBe(dt);
+            expect(hex(got.toTypedArray()), `${what} ${dt}`).toBe(hex(encode(dt, Array.from(want, (v) => roundTo(dt, v)))));
+          }
+        }
+      } finally {
+        setCpuIsa('auto');
+      }
     });
   }
 });
