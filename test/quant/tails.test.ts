@@ -70,6 +70,24 @@ describe.each(ISAS)('tails on the %s path', (isa) => {
     });
   });
 
+  it('matmul4bit / gemv4bit: a float16 / bfloat16 bias is widened exactly (same bits as its float32 value)', () => {
+    const K = 128, N = 13;
+    const [packed, state] = quantize4bit(Tensor.from(randn(N * K, 17), [N, K]), { quantType: 'fp4', blocksize: 64 });
+    withIsa(isa, () => {
+      for (const dt of ['float16', 'bfloat16'] as const) {
+        const bias = Tensor.from(randn(N, 18), [N]).toDType(dt);
+        const wide = bias.toDType('float32');
+        for (const M of [1, 3]) {
+          const x = Tensor.from(randn(M * K, M), [M, K]);
+          for (const activations of ['float32', 'int8', ...(M === 1 ? (['int16'] as const) : [])] as const) {
+            const y = matmul4bit(x, packed, state, bias, { activations }).toTypedArray() as Float32Array;
+            expect(hex(y), `${dt} M ${M} ${activations}`).toBe(hex(matmul4bit(x, packed, state, wide, { activations }).toTypedArray() as Float32Array));
+          }
+        }
+      }
+    });
+  });
+
   it('matmul4bit: every N and M remainder of the column / row tiles equals the scalar path and a float64 bound', () => {
     const K = 128, bs = 64;
     for (const N of [1, 2, 3, 5, 7, 11, 12, 13, 17, 25, 31, 33])
