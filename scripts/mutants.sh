@@ -138,7 +138,7 @@ if ((need_emu)); then
   echo "   passed in $((SECONDS - t0)) s"
 fi
 
-caught=0; survived=0; broken=0
+caught=0; survived=0; broken=0; native_dirty=0
 table="$SCRATCH/kill-table.txt"
 printf '%-36s %-9s %6s  %s\n' mutant result seconds "what [caught by]" >"$table"
 for f in "${mutants[@]}"; do
@@ -151,6 +151,10 @@ for f in "${mutants[@]}"; do
     result="NOAPPLY"; broken=$((broken + 1))
   else
     log="$SCRATCH/logs/$name.log"
+    # A TypeScript mutant must run against the unmutated addon: rebuild it first if the previous
+    # (native) mutant's objects are still in it.
+    if [[ $kind == ts && $native_dirty == 1 ]]; then build_native || { echo "rebuild of the unmutated addon failed"; exit 2; }; native_dirty=0; fi
+    [[ $kind == native ]] && native_dirty=1
     if [[ $kind == native ]] && ! build_native; then
       result="NOBUILD"  # a planted bug must compile, or it proves nothing about the tests
     else
