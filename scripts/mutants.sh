@@ -179,4 +179,4 @@ echo "$caught caught, $survived survived, $broken did not apply or build"
 }
 
 # Everything runs from main, parsed before it starts: editing this file during a run is safe.
-main "$@"
+main "$@"; exit $?
