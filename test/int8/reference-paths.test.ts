@@ -58,6 +58,23 @@ describe.each(ISAS)('int8 ops: dispatched kernels == scalar reference on the %s 
     });
   });
 
+  it('int8VectorwiseQuant tails: cols = 32k + r (r = 1..33) with the row maximum at every tail position', () => {
+    // The vector loop takes 32 columns at a time; the row maximum in the scalar tail sets the
+    // row statistic, so a tail element skipped or scaled differently changes bytes.
+    withIsa(isa, () => {
+      for (const k of [0, 1])
+        for (let r = 1; r <= 33; r++)
+          for (let p = 0; p < r; p++) {
+            const cols = 32 * k + r, rows = 2;
+            const x = randn(rows * cols, cols * 64 + p, 0.5);
+            for (let row = 0; row < rows; row++) x[row * cols + 32 * k + p] = row ? -4 : 4;
+            bothWays('int8VectorwiseQuant', () => ({
+              input: x, dtype: DT.float32, rows, cols, threshold: 0, out: new Int8Array(rows * cols), rowStats: new Float32Array(rows),
+            }), ['out', 'rowStats'], `cols ${cols} max at ${32 * k + p}`);
+          }
+    });
+  });
+
   it('int8LinearMatmul (exact int32, full int8 range)', () => {
     withIsa(isa, () => {
       for (const [M, N, K] of SHAPES) {
