@@ -89,9 +89,10 @@ for (const threshold of [0, 1.5])
       }
 
 describe('every ...Async op equals its sync twin for every option', () => {
-  it('covers every exported ...Async function', async () => {
-    const lib = await import('../../lib/index.js');
-    const exported = Object.keys(lib).filter((k) => k.endsWith('Async')).sort();
+  it('covers every ...Async op the functional modules export', async () => {
+    // The ops (lib/functional); file readers with Async variants (lib/io) are not ops.
+    const ops = { ...(await import('../../lib/functional/quant.js')), ...(await import('../../lib/functional/int8.js')) };
+    const exported = Object.keys(ops).filter((k) => k.endsWith('Async')).sort();
     const covered = [...new Set(twins.map(([name]) => name.split(' ')[0] + 'Async'))].sort();
     expect(covered).toEqual(exported);
   });
