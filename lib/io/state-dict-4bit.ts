@@ -59,6 +59,7 @@ function quantStateJson(state: QuantState): string {
  * @throws LowbitError LOWBIT_E_ARGUMENT when the layer holds no weight.
  */
 export function linear4bitToStateDict(layer: Linear4bit, prefix = ''): Record<string, Tensor> {
+  if (layer.disposed) throw new LowbitError('linear4bitToStateDict on a disposed layer', 'LOWBIT_E_DISPOSED');
   const w = layer.weight;
   const st = w.quantState;
   const out: Record<string, Tensor> = {};

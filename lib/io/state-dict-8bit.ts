@@ -22,6 +22,7 @@ export const WEIGHT_FORMATS = { row: 0, col32: 1, col_turing: 2, col_ampere: 3 }
 
 /** The layer's tensors under bitsandbytes' names (views, not copies). */
 export function linear8bitLtStateDict(layer: Linear8bitLt, prefix = ''): Record<string, Tensor> {
+  if (layer.disposed) throw new LowbitError('linear8bitLtStateDict on a disposed layer', 'LOWBIT_E_DISPOSED');
   const sd: Record<string, Tensor> = {};
   const float = layer.weight.hasFp16Weights ? layer.weight.data : null;
   if (float) {
@@ -45,6 +46,7 @@ export function linear8bitLtStateDict(layer: Linear8bitLt, prefix = ''): Record<
  */
 export function loadLinear8bitLtStateDict(layer: Linear8bitLt, sd: Record<string, TensorInput>, prefix = ''): void {
   const op = 'loadLinear8bitLtStateDict';
+  if (layer.disposed) throw new LowbitError(`${op} on a disposed layer`, 'LOWBIT_E_DISPOSED');
   const get = (k: string) => sd[`${prefix}${k}`];
   const w = get('weight');
   if (w === undefined) throw new LowbitError(`Expected key \`${prefix}weight\` in ${op}`, 'LOWBIT_E_ARGUMENT');

@@ -186,6 +186,7 @@ export class Linear4bit extends Module {
   /** Replaces the bias (`[out]`, any float dtype; cast to the compute dtype at forward). */
   setBias(bias: TensorInput | null): void {
     const op = `${this.constructor.name}.setBias`;
+    this.#ensureLive(op);
     if (bias === null) {
       this.bias = null;
       return;
@@ -230,7 +231,13 @@ export class Linear4bit extends Module {
 
   /** Bytes of the quantized weight: packed codes + absmax + nested state. */
   weightBytes(): number {
+    this.#ensureLive(`${this.constructor.name}.weightBytes`);
     return this.weight.bytes();
+  }
+
+  /** True after dispose(): every method then throws LOWBIT_E_DISPOSED. */
+  get disposed(): boolean {
+    return this.#disposed;
   }
 
   dispose(): void {

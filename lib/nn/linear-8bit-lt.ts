@@ -216,6 +216,7 @@ export class Linear8bitLt extends Module {
 
   set bias(b: Tensor | null) {
     const op = 'Linear8bitLt.bias';
+    this.#check(op);
     if (b !== null) {
       assertDType(b, FLOAT_DTYPES, op, 'bias');
       assertShape(b.ndim === 1 && b.shape[0] === this.outFeatures, op, () => `Expected a bias of shape [${this.outFeatures}] but received [${b.shape.join(', ')}]`);
@@ -287,6 +288,11 @@ export class Linear8bitLt extends Module {
 
   #check(op: string): void {
     if (this.#disposed) throw new LowbitError(`${op} on a disposed layer`, 'LOWBIT_E_DISPOSED');
+  }
+
+  /** True after dispose(): every method then throws LOWBIT_E_DISPOSED. */
+  get disposed(): boolean {
+    return this.#disposed;
   }
 
   /** Frees the layer's tensors (including tensors handed to it: the layer owns them). */

@@ -14,17 +14,17 @@ describe('backend reporting', () => {
     expect(info.cpu.threads).toBeGreaterThanOrEqual(1);
   });
 
-  it.runIf(flavor !== 'emulated')('on a machine without a usable GPU, says exactly why CUDA is unavailable', () => {
+  it.runIf(flavor !== 'emulated')('on a machine without a usable GPU, says exactly why CUDA is unavailable', ({ skip }) => {
     const info = backendInfo();
-    if (info.cuda.available) return; // a real GPU is present: nothing to explain
+    skip(info.cuda.available, 'a usable GPU is present: there is no reason to explain');
     expect(info.defaultDevice).toBe('cpu');
     expect(info.cuda.reason.length).toBeGreaterThan(0);
     if (flavor === 'none') expect(info.cuda.reason).toBe('built without CUDA');
     else expect(info.cuda.reason).toMatch(/no NVIDIA driver|driver too old|no CUDA device|initialisation failed/);
   });
 
-  it.runIf(flavor !== 'emulated')('refuses cuda tensors with a device error that carries the reason', () => {
-    if (backendInfo().cuda.available) return;
+  it.runIf(flavor !== 'emulated')('refuses cuda tensors with a device error that carries the reason', ({ skip }) => {
+    skip(backendInfo().cuda.available, 'a usable GPU is present: cuda tensors are accepted');
     let err: unknown;
     try {
       Tensor.from(new Float32Array(4)).to('cuda');

@@ -340,3 +340,92 @@ SIMT_TEST(double_quantization_matches_cpu_reference) {
 }
 
 }  // namespace
+
+namespace {
+
+// Constructed boundary inputs (the same construction as test/reference/spec-ref.ts, whose
+// TypeScript twins check the CPU paths against the spec): scaled values exactly on every NF4
+// threshold, every FP4 literal (both signs) and every midpoint of the 8-bit code, each with its
+// float32 neighbours, laid into blocks whose first element is the power-of-two block maximum,
+// so s = x * (1 / absmax) is exactly the boundary value. Random data almost never lands on
+// them, so a flipped comparison or tie rule in a kernel shows only here.
+std::vector<float> around(float s) { return {std::nextafter(s, -INFINITY), s, std::nextafter(s, INFINITY)}; }
+
+std::vector<float> lay_into_blocks(const std::vector<float>& values, int32_t bs, float scale) {
+  std::vector<float> x;
+  size_t j = 0;
+  while (j < values.size() || x.empty()) {
+    x.push_back(scale);
+    for (int32_t i = 1; i < bs && j < values.size(); ++i) x.push_back(values[j++] * scale);
+  }
+  return x;
+}
+
+std::vector<float> boundary_values_4bit() {
+  std::vector<float> v = {0.0f, -0.0f, 1.0f, -1.0f};
+  const float* nf4 = lb::cpu::quant::nf4_thresholds();
+  for (int i = 0; i < 15; ++i) for (float s : around(nf4[i])) v.push_back(s);
+  const float* fp4 = lb::cpu::quant::fp4_thresholds();
+  for (int i = 0; i < 7; ++i) for (float s : around(fp4[i])) { v.push_back(s); v.push_back(-s); }
+  for (int c = 0; c < 16; ++c) {
+    v.push_back(lb::cpu::quant::table_4bit(QuantType::NF4)[c]);
+    v.push_back(lb::cpu::quant::table_4bit(QuantType::FP4)[c]);
+  }
+  return v;
+}
+
+std::vector<float> boundary_values_code(const std::vector<float>& code) {
+  std::vector<float> v = {0.0f, -0.0f, 1.0f, -1.0f, 0.75f, -0.75f};
+  for (int i = 0; i < 255; ++i) {
+    for (float s : around((code[i] + code[i + 1]) * 0.5f)) v.push_back(s);
+    v.push_back(code[i]);
+  }
+  return v;
+}
+
+SIMT_TEST(quantize_4bit_boundary_inputs_match_cpu_reference) {
+  const std::vector<float> values = boundary_values_4bit();
+  for (int32_t bs : {32, 64, 128, 256, 512, 1024, 2048, 4096})
+    for (float scale : {1.0f, 0x1p-7f, 0x1p9f})
+      for (QuantType q : {QuantType::NF4, QuantType::FP4}) {
+        const std::vector<float> x = lay_into_blocks(values, bs, scale);
+        const int64_t n = (int64_t)x.size();
+        const std::vector<uint8_t> in = encode_input(x, DType::F32);
+        lb::Status st;
+        const Quant4 got = cuda_quantize_4bit(in, n, DType::F32, bs, q, &st);
+        SIMT_EXPECT(st.is_ok()) << st.message();
+        const Quant4 want = ref_quantize_4bit(in, n, DType::F32, bs, q);
+        SIMT_EXPECT(count_diff(got.packed, want.packed) == 0)
+            << "packed differs: bs " << bs << " scale " << scale << (q == QuantType::NF4 ? " nf4" : " fp4");
+        SIMT_EXPECT(count_diff(got.absmax, want.absmax) == 0) << "absmax differs: bs " << bs;
+      }
+}
+
+SIMT_TEST(quantize_blockwise_boundary_inputs_match_cpu_reference) {
+  // The default dynamic map, and a uniform code spanning only [-0.5, 0.5], whose top entry is not
+  // 1.0: values above it exercise the search's end fix-ups.
+  std::vector<float> uniform(256);
+  for (int i = 0; i < 256; ++i) uniform[i] = ((float)i - 127.5f) / 255.0f;
+  for (const std::vector<float>& code : {dynamic_map(), uniform}) {
+    const std::vector<float> values = boundary_values_code(code);
+    Dev<float> C(code);
+    for (int32_t bs : {64, 128, 256, 512, 1024, 2048, 4096})
+      for (float scale : {1.0f, 0x1p-7f, 0x1p9f}) {
+        const std::vector<float> x = lay_into_blocks(values, bs, scale);
+        const int64_t n = (int64_t)x.size(), blocks = (n + bs - 1) / bs;
+        Dev<float> I(x), A((size_t)blocks);
+        Dev<uint8_t> out((size_t)n);
+        lb::QuantizeBlockwiseParams p{I.ptr, DType::F32, n, bs, C.ptr, out.ptr, A.ptr};
+        const lb::Status st = lb::cuda::quantize_blockwise(0, p);
+        SIMT_EXPECT(st.is_ok()) << st.message();
+        std::vector<uint8_t> want((size_t)n, 0xEE);
+        std::vector<float> want_absmax((size_t)blocks, -1.0f);
+        lb::QuantizeBlockwiseParams r{x.data(), DType::F32, n, bs, code.data(), want.data(), want_absmax.data()};
+        lb::cpu::ref::quantize_blockwise(r);
+        SIMT_EXPECT(count_diff(out.get(), want) == 0) << "bs " << bs << " scale " << scale << (code[255] == 1.0f ? " dynamic" : " uniform");
+        SIMT_EXPECT(count_diff(A.get(), want_absmax) == 0) << "absmax bs " << bs;
+      }
+  }
+}
+
+}  // namespace

@@ -55,9 +55,10 @@ describe('int8MmDequant', () => {
     const rs = new Float32Array([1000]);
     const cs = new Float32Array([1, 1]);
     const ours = int8MmDequant(C, rs, cs, null, { dtype: 'float32' }).data as Float32Array;
-    expect(Array.from(ours).map((v) => Math.abs(v / 1e5 - 1))).toEqual([expect.any(Number), expect.any(Number)]);
-    expect(Math.abs(ours[0]! - 1e5)).toBeLessThan(1);
-    expect(Math.abs(ours[1]! + 1e5)).toBeLessThan(1);
+    // Exactly the spec's epilogue (independent reference), and so within a few float32 ulps of ±1e5.
+    expect(Array.from(ours)).toEqual([0, 1].map((n) => dequantValueRef(C.toTypedArray()[n]!, rs[0]!, cs[n]!, n, 0, { outDtype: 'float32' })));
+    expect(Math.abs(ours[0]! - 1e5)).toBeLessThan(4 * 2 ** -24 * 1e5); // 1/16129 as float32, two products, one fma: 4 roundings
+    expect(Math.abs(ours[1]! + 1e5)).toBeLessThan(4 * 2 ** -24 * 1e5);
     const bnb = int8MmDequant(C, rs, cs, null, { dtype: 'float32', bnbCompat: true }).data as Float32Array;
     expect(Array.from(bnb)).toEqual([Infinity, -Infinity]);
     const bf = int8MmDequant(C, rs, cs, null, { dtype: 'bfloat16' });

@@ -53,6 +53,13 @@ describe('typed errors', () => {
     const input = new Float32Array(64), packed = new Uint8Array(32), absmax = new Float32Array(1);
     expect(codeOf(() => cpu.quantize4bit!({ input, dtype: 0, n: 128, blocksize: 64, quantType: 1, packed, absmax }))).toBe('LOWBIT_E_SHAPE');
     expect(codeOf(() => cpu.quantize4bit!({ input, dtype: 0, n: 64, blocksize: 48, quantType: 1, packed, absmax: new Float32Array(2) }))).toBe('LOWBIT_E_ARGUMENT');
+    // Every blocksize outside the powers of two in [32, 4096] (4-bit) / [64, 4096] (8-bit), at the native boundary too.
+    for (const bs of [16, 8, 2, 1, 0, -64, 8192]) {
+      const nb = bs > 0 ? Math.ceil(64 / bs) : 1;
+      expect(codeOf(() => cpu.quantize4bit!({ input, dtype: 0, n: 64, blocksize: bs, quantType: 1, packed, absmax: new Float32Array(nb) })), `4-bit ${bs}`).toBe('LOWBIT_E_ARGUMENT');
+      expect(codeOf(() => cpu.dequantize4bit!({ packed, absmax: new Float32Array(nb), n: 64, blocksize: bs, quantType: 1, out: new Float32Array(64), outDtype: 0 })), `4-bit dequant ${bs}`).toBe('LOWBIT_E_ARGUMENT');
+      expect(codeOf(() => cpu.gemm4bit!({ a: new Float32Array(64), aDtype: 0, packed, absmax: new Float32Array(nb), M: 1, N: 1, K: 64, blocksize: bs, quantType: 1, out: new Float32Array(1), outDtype: 0 })), `gemm ${bs}`).toBe('LOWBIT_E_ARGUMENT');
+    }
     expect(codeOf(() => cpu.quantize4bit!({ input, dtype: 3, n: 64, blocksize: 64, quantType: 1, packed, absmax }))).toBe('LOWBIT_E_DTYPE');
     expect(codeOf(() => cpu.quantize4bit!({ input, dtype: 0, n: 64, blocksize: 64, quantType: 2, packed, absmax }))).toBe('LOWBIT_E_ARGUMENT');
     expect(codeOf(() => cpu.gemm4bit!({ a: input, aDtype: 0, packed, absmax, M: 2, N: 1, K: 64, blocksize: 64, quantType: 1, out: new Float32Array(2), outDtype: 0 }))).toBe('LOWBIT_E_SHAPE');

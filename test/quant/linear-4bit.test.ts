@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { errorCode } from '../helpers/errors.js';
 import { Linear4bit, LinearFP4, LinearNF4, LowbitError, Params4bit, Tensor, dequantize4bit, matmul4bit } from '../../lib/index.js';
-import { randn, refMatmulT } from '../reference/quant-ref.js';
+import { createDynamicMap, randn, refDequantize4bit, refMatmulT, refQuantize4bit } from '../reference/quant-ref.js';
+import { nestAbsmaxSpec } from '../reference/spec-ref.js';
 import { hex } from './helpers.js';
 
 const OUT = 48, IN = 128;
@@ -75,7 +76,20 @@ describe('Linear4bit', () => {
     expect(nested.weight.data.dtype).toBe('bfloat16');
     expect(nested.weightBytes()).toBe((OUT * IN) / 2 + nb + Math.ceil(nb / 256) * 4 + 4);
     const x = Tensor.from(randn(IN, 5), [1, IN]);
-    expect(nested.forward(x).shape).toEqual([1, OUT]);
+    // Values, not only the shape: the spec reference's weight (codes of refQuantize4bit, scales
+    // de-nested per spec §3.2), summed in float64; the layer's float32 fma order errs by at most
+    // (IN/8 + 3) roundings of 2^-24 relative on sum |x w|.
+    const y = nested.forward(x).toTypedArray() as Float32Array;
+    expect(y.length).toBe(OUT);
+    const ref = refQuantize4bit(W, 32, 'nf4');
+    const Wd = refDequantize4bit(ref.packed, nestAbsmaxSpec(ref.absmax, 256, createDynamicMap()).reconstructed, OUT * IN, 32, 'nf4');
+    const xs = x.toTypedArray() as Float32Array;
+    const exact = refMatmulT(xs, Wd, 1, OUT, IN);
+    for (let n = 0; n < OUT; n++) {
+      let mag = 0;
+      for (let k = 0; k < IN; k++) mag += Math.abs(xs[k]! * Wd[n * IN + k]!);
+      expect(Math.abs(y[n]! - exact[n]!), `#${n}`).toBeLessThanOrEqual((IN / 8 + 3) * 2 ** -24 * mag * (1 + 1e-6));
+    }
   });
 
   it('a constructor-only layer throws a clear error until a weight is loaded', () => {
@@ -83,7 +97,8 @@ describe('Linear4bit', () => {
     expect(l.bias?.shape).toEqual([OUT]);
     expect(() => l.forward(new Float32Array(IN))).toThrow(/no weight yet/);
     l.loadFloatWeight(Tensor.from(W, [OUT, IN]), B);
-    expect(l.forward(new Float32Array(IN)).shape).toEqual([OUT]);
+    // A zero input gives exactly the bias (every product is +-0; 0 + b = b).
+    expect(Array.from(l.forward(new Float32Array(IN)).toTypedArray())).toEqual(Array.from(B));
     expect(() => l.loadFloatWeight(Tensor.from(W.subarray(0, IN * 4), [4, IN]))).toThrowError(LowbitError);
     l.dispose();
     try {

@@ -2,7 +2,8 @@
 // consistency ratios, path/thread invariance and the K % blocksize != 0 path.
 import { describe, expect, it } from 'vitest';
 import { LinearNF4, QuantState, Tensor, dequantize4bit, gemv4bit, matmul4bit, matmul4bitAsync, quantize4bit, setNumThreads } from '../../lib/index.js';
-import { randn, refMatmulT, meanAbsErr } from '../reference/quant-ref.js';
+import { randn, refMatmulT, refQuantize4bit, meanAbsErr } from '../reference/quant-ref.js';
+import { gemm4bitIntRef } from '../reference/spec-ref.js';
 import { ISAS, hex, withIsa } from './helpers.js';
 
 function scaled(n: number, seed: number, s: number): Float32Array {
@@ -253,7 +254,9 @@ describe("opt-in int16 activations for single-row products ({ activations: 'int1
 
 describe("opt-in int8 activations ({ activations: 'int8' })", () => {
   // The largest integer products (|q| = 127 activations against the +-1 table entries, w8 = +-127)
-  // fill AVX2's int16 pair sums to 2 * 127 * 127 = 32258: exact, so equal to the float32 result.
+  // fill AVX2's int16 pair sums to 2 * 127 * 127 = 32258: no saturation, so every path gives
+  // exactly the bits of the mode's reference (test/reference/spec-ref.ts), and within the
+  // scale's rounding of the float64 product.
   it('extreme products (|q| = 127 against w8 = +-127) are exact on every path', () => {
     const N = 6, K = 256;
     const w = new Float32Array(N * K).map((_, i) => ((i * 7) % 5 < 2 ? -1 : 1));
@@ -261,9 +264,14 @@ describe("opt-in int8 activations ({ activations: 'int8' })", () => {
     for (const M of [1, 3]) {
       const x = new Float32Array(M * K).map((_, i) => (i % 3 === 0 ? -0.5 : 0.5) * (1 + (i % K >= 128 ? 1 : 0)));
       const exact = refMatmulT(x, w, M, N, K);
+      const ref = refQuantize4bit(w, 64, 'nf4');
+      const bits = hex(gemm4bitIntRef('int8', x, M, ref.packed, ref.absmax, N, K, 64, 'nf4'));
       for (const isa of ISAS) {
         const y = withIsa(isa, () => matmul4bit(Tensor.from(x, [M, K]), p, st, null, { activations: 'int8' }).data as Float32Array);
-        for (let i = 0; i < M * N; i++) expect(y[i], `${isa} M ${M} #${i}`).toBeCloseTo(exact[i]!, 4);
+        expect(hex(y), `${isa} M ${M}`).toBe(bits);
+        // The integer sums are exact; only sx = f32(amax / 16129), the fma and the lane sums round,
+        // each by at most 2^-24 relative: (K/8 + 4) roundings of at most sum |x w| = K.
+        for (let i = 0; i < M * N; i++) expect(Math.abs(y[i]! - exact[i]!), `${isa} M ${M} #${i}`).toBeLessThanOrEqual((K / 8 + 4) * 2 ** -24 * K);
       }
     }
   });

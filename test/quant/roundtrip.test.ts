@@ -58,16 +58,32 @@ describe('compressed statistics (double quantization), spec tests §1 test_4bit_
   for (const bs of [32, 64, 128]) {
     for (const qt of ['nf4', 'fp4'] as const) {
       for (const dt of ['float32', 'float16'] as const) {
-        it(`${qt} bs ${bs} ${dt}: plain and nested both < 0.11 abs, < 0.28 rel`, () => {
+        it(`${qt} bs ${bs} ${dt}: plain within the measured band, nested within plain + its scale error`, () => {
           const A = Tensor.from(X, [1024, 1024]).toDType(dt);
           const ref = A.toFloat32Array();
-          for (const compress of [false, true]) {
-            const [packed, state] = quantize4bit(A, { quantType: qt, blocksize: bs, compressStatistics: compress });
-            expect(state.nested).toBe(compress);
-            const back = dequantize4bit(packed, state).toFloat32Array();
-            expect(meanAbsErr(ref, back)).toBeLessThan(0.11);
-            expect(meanRelErr(ref, back, 1e-15)).toBeLessThan(0.28);
-          }
+          // bitsandbytes' own test bounds (spec tests: < 0.11 abs, < 0.28 rel) are far above
+          // the measured values; use the measured band (mean + 7 std, same 1024x1024 randn) and,
+          // for float16 output, its rounding: at most 2^-11 relative per element.
+          const [em, es, rm, rs] = BANDS[bs]![qt];
+          const outRound = dt === 'float16' ? 2 ** -11 : 2 ** -24;
+          const [pp, ps] = quantize4bit(A, { quantType: qt, blocksize: bs });
+          const plain = dequantize4bit(pp, ps).toFloat32Array();
+          const meanAbsRef = meanAbsErr(ref, new Float32Array(ref.length));
+          const errPlain = meanAbsErr(ref, plain);
+          expect(errPlain).toBeLessThan(em + 7 * es + outRound * meanAbsRef);
+          expect(meanRelErr(ref, plain, 1e-8)).toBeLessThan(rm + 7 * rs + outRound);
+          const [np, ns] = quantize4bit(A, { quantType: qt, blocksize: bs, compressStatistics: true });
+          expect(ns.nested).toBe(true);
+          const nested = dequantize4bit(np, ns).toFloat32Array();
+          // Same codes; element j differs only by |LUT[c]| <= 1 times its block's scale error
+          // |absmax_rec - absmax| (plus two output roundings), so by the triangle inequality the
+          // mean abs error grows by at most the mean scale error.
+          expect(hex(np.toTypedArray())).toBe(hex(pp.toTypedArray()));
+          const a = ps.absmax.toFloat32Array(), rec = ns.absmaxFloat32().toFloat32Array();
+          let scaleErr = 0;
+          for (let j = 0; j < ref.length; j++) scaleErr += Math.abs(rec[Math.floor(j / bs)]! - a[Math.floor(j / bs)]!);
+          scaleErr /= ref.length;
+          expect(meanAbsErr(ref, nested)).toBeLessThanOrEqual(errPlain + scaleErr + 2 * outRound * meanAbsRef);
         });
       }
     }
