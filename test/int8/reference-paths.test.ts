@@ -40,7 +40,8 @@ function bothWays(op: keyof typeof cpu, make: () => Record<string, unknown>, out
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [3, 17, 64], [5, 31, 130], [8, 48, 257], [17, 9, 512]];
 
-describe.each(ISAS)('int8 ops: dispatched kernels == scalar reference on the %s path', (isa) => {
+// amx-emulated: the AMX-INT8 tiles on their C++ twins (M >= 8), on every machine.
+describe.each([...ISAS, 'amx-emulated' as const])('int8 ops: dispatched kernels == scalar reference on the %s path', (isa) => {
   it('int8VectorwiseQuant (dtypes, bnbCompat, thresholds with outliers, NaN rows)', () => {
     withIsa(isa, () => {
       for (const [rows, , cols] of SHAPES)
