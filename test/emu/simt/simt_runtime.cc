@@ -63,6 +63,7 @@ struct PendingCopy {
 
 struct Fiber {
   ucontext_t ctx;
+  void* sp = nullptr;  // fast switch: the fiber's saved stack pointer
   void* stack = nullptr;
   State state = State::Ready;
   bool started = false;
@@ -83,6 +84,7 @@ struct Block {
   dim3 dims;
   uint3 bidx{};
   ucontext_t sched_ctx;
+  void* sched_sp = nullptr;  // fast switch: the scheduler's saved stack pointer
   Fiber* current = nullptr;
   bool aborted = false;
   std::string error;
@@ -147,6 +149,51 @@ void set_builtins(const Block& b, const Fiber& f) {
 }
 
 // ---- fiber switching (with ASan fiber annotations) --------------------------------------
+// swapcontext saves and restores the signal mask with a system call on every switch, which made
+// it the emulator's main cost (two switches per thread per warp collective). On x86-64 outside
+// ASan builds, fibers switch with simt_switch instead: it pushes the callee-saved registers,
+// stores the stack pointer, loads the other fiber's and pops its registers (the System V ABI
+// leaves nothing else to preserve across a call; no kernel code changes MXCSR or the x87 control
+// word). ASan builds keep swapcontext, which its fiber annotations are written for.
+#if defined(__x86_64__) && !defined(SIMT_ASAN)
+#define SIMT_FAST_SWITCH 1
+extern "C" void simt_switch(void** save_sp, void* load_sp);
+asm(R"(
+  .text
+  .p2align 4
+  .globl simt_switch
+  .type simt_switch, @function
+simt_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size simt_switch, .-simt_switch
+)");
+void fiber_main();
+// A fresh fiber's stack as simt_switch expects it: six zeroed registers, then fiber_main as the
+// return address, placed so that fiber_main starts with the stack alignment of a call.
+void* initial_stack(void* stack, size_t bytes) {
+  uintptr_t top = ((uintptr_t)stack + bytes) & ~(uintptr_t)15;
+  void** sp = reinterpret_cast<void**>(top);
+  *--sp = nullptr;                                  // fiber_main's (never used) return address
+  *--sp = reinterpret_cast<void*>(&fiber_main);     // where simt_switch returns to
+  for (int i = 0; i < 6; ++i) *--sp = nullptr;      // rbp rbx r12 r13 r14 r15
+  return sp;
+}
+#endif
+
 void switch_to_scheduler(bool final_switch) {
   Block& b = *g_block;
   Fiber& f = *b.current;
@@ -155,6 +202,9 @@ void switch_to_scheduler(bool final_switch) {
   __sanitizer_start_switch_fiber(final_switch ? nullptr : &fake, b.sched_stack_bottom, b.sched_stack_size);
   swapcontext(&f.ctx, &b.sched_ctx);
   __sanitizer_finish_switch_fiber(fake, &b.sched_stack_bottom, &b.sched_stack_size);
+#elif defined(SIMT_FAST_SWITCH)
+  (void)final_switch;
+  simt_switch(&f.sp, b.sched_sp);
 #else
   (void)final_switch;
   swapcontext(&f.ctx, &b.sched_ctx);
@@ -170,6 +220,12 @@ void resume(Block& b, Fiber& f) {
   __sanitizer_start_switch_fiber(&fake, f.stack, kStackBytes);
   swapcontext(&b.sched_ctx, &f.ctx);
   __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#elif defined(SIMT_FAST_SWITCH)
+  if (!f.started) {
+    f.started = true;
+    f.sp = initial_stack(f.stack, kStackBytes);
+  }
+  simt_switch(&b.sched_sp, f.sp);
 #else
   swapcontext(&b.sched_ctx, &f.ctx);
 #endif
