@@ -155,6 +155,13 @@ size_t int8_linear_matmul_workspace_bytes(const Int8LinearMatmulParams& p);
 Status int8_linear_matmul(const Launch& launch, const Int8LinearMatmulParams& p);
 size_t int8_mm_dequant_workspace_bytes(const Int8MmDequantParams& p);
 Status int8_mm_dequant(const Launch& launch, const Int8MmDequantParams& p);
+// Copies the outlier list to the host to validate it (synchronous): the list is user input here.
+size_t int8_mixed_scaled_mm_workspace_bytes(const Int8MixedScaledMmParams& p);
+Status int8_mixed_scaled_mm(const Launch& launch, const Int8MixedScaledMmParams& p);
+// Quantization, GEMM and fused epilogue on the stream with no host round trip in between (the
+// outlier count stays in device memory; it is copied to p.outlier_count on the device).
+size_t int8_linear_forward_workspace_bytes(const Int8LinearForwardParams& p);
+Status int8_linear_forward(const Launch& launch, const Int8LinearForwardParams& p);
 }  // namespace cuda
 
 // ---- shared scalar helpers (host; every CPU path uses exactly these) -------------------
