@@ -7,8 +7,13 @@
 #      hardware (or the PTX ISA tables it was written from);
 #   2. builds the addon with real CUDA for the local arch and runs the vitest suite on the
 #      device (test/cuda compares every CUDA result with the CPU backend bit for bit);
-#   3. times the quantization kernels (test/emu/probe/kernel_timing.cu).
-# Results go to build-gpu/ (probe-hw.txt, probe-emu.txt, probe.diff, timings.txt, vitest.log).
+#      This includes the int8 parity spec (test/int8/backend-parity.test.ts) and Linear8bitLt on
+#      the device (test/cuda/int8-linear.test.ts);
+#   3. times the quantization kernels (test/emu/probe/kernel_timing.cu);
+#   4. runs the cuda benchmark family (bench/cuda.ts: the int8 GEMM and the fused LLM.int8()
+#      forward on the Llama-7B shapes, with % of DRAM bandwidth and of the int8 tensor peak).
+# Results go to build-gpu/ (probe-hw.txt, probe-emu.txt, probe.diff, timings.txt, vitest.log,
+# bench-cuda.log).
 # Commit build-gpu/probe-hw.txt as test/emu/probe/golden-sm<arch>.txt once it matches, and
 # update the README's "verified in emulation only" note.
 #
@@ -74,6 +79,15 @@ if "$NVCC" -std=c++17 -O2 -arch="sm_$arch" -Icuda -Inative/include test/emu/prob
     -o "$OUT/kernel-timing" && "$OUT/kernel-timing" | tee "$OUT/timings.txt"; then :; else
   echo "  timing run failed" >&2
   status=1
+fi
+
+# 4. int8 benchmark on the device ------------------------------------------------------------------
+if [[ -f "$OUT/addon/Release/lowbit.node" ]]; then
+  echo "== npm run bench -- --filter cuda"
+  if LOWBIT_ADDON_PATH="$OUT/addon/Release/lowbit.node" npm run -s bench -- --filter cuda 2>&1 | tee "$OUT/bench-cuda.log"; then :; else
+    echo "  cuda benchmark failed, see $OUT/bench-cuda.log" >&2
+    status=1
+  fi
 fi
 
 echo "gpu-check: $([[ $status == 0 ]] && echo PASSED || echo FAILED) (results in $OUT)"

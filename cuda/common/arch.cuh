@@ -20,6 +20,13 @@
 
 #define LB_DEVICE __device__ __forceinline__
 
+// Loop unrolling hint for nvcc (g++ in the emulation ignores it silently).
+#if defined(__CUDACC__)
+#define LB_UNROLL _Pragma("unroll")
+#else
+#define LB_UNROLL
+#endif
+
 // Dynamic shared memory (the launch's smem bytes), 16-byte aligned, as a typed pointer:
 //   LB_DYNAMIC_SHARED(float, tile);   // float* tile
 // nvcc: the usual `extern __shared__` array; emulation: the block's buffer from the harness.

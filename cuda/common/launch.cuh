@@ -36,6 +36,12 @@ inline Status finish_launch(const char* kernel_name) {
   return from_cuda_error(cudaDeviceSynchronize(), kernel_name);
 }
 
+// Same, synchronising only `stream` (the int8 launch contract: lb::cuda::Launch).
+inline Status finish_launch_on(const char* what, cudaStream_t stream) {
+  LB_RETURN_IF_ERROR(from_cuda_error(cudaPeekAtLastError(), what));
+  return from_cuda_error(cudaStreamSynchronize(stream), what);
+}
+
 inline Status select_device(int device) { return from_cuda_error(cudaSetDevice(device), "cudaSetDevice"); }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

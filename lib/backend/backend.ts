@@ -18,6 +18,11 @@ export interface Backend {
   readonly device: Device;
   /** Whether this backend implements the native op `op`. */
   supports(op: string): boolean;
+  /**
+   * Throws LOWBIT_E_UNSUPPORTED unless this backend implements `op`. Ops call it before they
+   * allocate their outputs, so an unsupported call allocates nothing on the device.
+   */
+  require(op: string): void;
   /** Runs `op` synchronously. Tensor values in `args` are passed as their storage. */
   run(op: string, args: Record<string, unknown>): void;
   /** Runs `op` off the event loop (libuv pool); inputs stay alive until it settles. */
@@ -48,6 +53,10 @@ class NativeBackend implements Backend {
 
   supports(op: string): boolean {
     return typeof this.#ops()[op] === 'function';
+  }
+
+  require(op: string): void {
+    this.#lookup(op);
   }
 
   #lookup(op: string): (options: Record<string, unknown>) => unknown {

@@ -78,7 +78,19 @@ export const CPU_OPS = [
 ] as const;
 
 /** Ops with a CUDA kernel (registered only in builds with CUDA, real or emulated). */
-export const CUDA_OPS = ['quantize4bit', 'dequantize4bit', 'quantizeBlockwise', 'dequantizeBlockwise', 'nestAbsmax', 'denestAbsmax'] as const;
+export const CUDA_OPS = [
+  'quantize4bit',
+  'dequantize4bit',
+  'quantizeBlockwise',
+  'dequantizeBlockwise',
+  'nestAbsmax',
+  'denestAbsmax',
+  'int8VectorwiseQuant',
+  'int8LinearMatmul',
+  'int8MmDequant',
+  'int8MixedScaledMm',
+  'int8LinearForward',
+] as const;
 
 export type CpuOpName = (typeof CPU_OPS)[number];
 export type CudaOpName = (typeof CUDA_OPS)[number];

@@ -81,6 +81,7 @@ export function int8VectorwiseQuant(A: TensorInput, threshold = 0, opts?: Int8Op
   assertShape(cols >= 1, op, () => `Expected a non-empty last dimension for \`A\` but received shape [${a.shape.join(', ')}]`);
   const rows = a.numel / cols;
   const be = backendFor(a);
+  be.require('int8VectorwiseQuant');
   const CA = be.empty(a.shape, 'int8');
   const rowStats = be.empty([rows], 'float32');
   const sparse = thr > 0;
@@ -92,8 +93,12 @@ export function int8VectorwiseQuant(A: TensorInput, threshold = 0, opts?: Int8Op
   });
   let outlierCols: Tensor | null = null;
   if (sparse) {
+    // The list's length is data-dependent: the count (4 bytes) and the list come to the host
+    // here, the one synchronous read of this op on CUDA; the list goes back to A's device.
     const n = (count!.toTypedArray() as Int32Array)[0]!;
-    outlierCols = Tensor.from((colsBuf!.toTypedArray() as Int32Array).slice(0, n), [n], 'int32');
+    const list = Tensor.from((colsBuf!.toTypedArray() as Int32Array).slice(0, n), [n], 'int32');
+    outlierCols = a.device === 'cpu' ? list : list.to(a.device);
+    if (outlierCols !== list) list.dispose();
     colsBuf!.dispose();
     count!.dispose();
   }
@@ -113,6 +118,7 @@ function matmulArgs(A: TensorInput, B: TensorInput, op: string) {
   checkK(K, op, 'A');
   const M = a.numel / K;
   const be = backendFor(a);
+  be.require(op);
   const out = be.empty([...a.shape.slice(0, -1), N], 'int32');
   return { be, out, args: { a, b, M, N, K, out } };
 }
@@ -180,6 +186,7 @@ export function int8MmDequant(C: TensorInput, rowStats: TensorInput, colStats: T
   checkVector(cs, N, op, 'colStats', 'one value per column of C');
   const b = optionalBias(bias, N, op, c);
   const be = backendFor(c);
+  be.require(op);
   const out = be.empty(c.shape, dtype);
   if (out.numel > 0) {
     be.run('int8MmDequant', {
@@ -230,6 +237,7 @@ function mixedArgs(
   const b = optionalBias(bias, N, op, ca);
   assertSameDevice(op, ca, cb, sca, scb, ...(a ? [a] : []), ...(cols ? [cols] : []));
   const be = backendFor(ca);
+  be.require('int8MixedScaledMm');
   const out = be.empty([...ca.shape.slice(0, -1), N], outDtype);
   const numOutliers = cols ? cols.numel : 0;
   const args: Record<string, unknown> = {
@@ -305,6 +313,7 @@ function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: In
   assertSameDevice(op, a, cb, scb);
   const M = a.numel / K;
   const be = backendFor(a);
+  be.require('int8LinearForward');
   const out = be.empty([...a.shape.slice(0, -1), N], a.dtype);
   const count = be.empty([1], 'int32');
   const args = {

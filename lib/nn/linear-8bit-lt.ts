@@ -15,7 +15,7 @@
  * including its overflow to ±Inf beyond ±65504; see lib/functional/int8.ts).
  */
 import { FLOAT_DTYPES, type FloatDType } from '../core/dtype.js';
-import type { DeviceLike } from '../core/device.js';
+import { parseDevice, type DeviceLike } from '../core/device.js';
 import { Tensor } from '../core/tensor.js';
 import { assertBoolean, assertDType, assertInt, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
@@ -115,6 +115,28 @@ export class Int8Params {
   /** Bytes of CB plus SCB (the quantized weight as stored). */
   bytes(): number {
     return this.CB.byteLength + this.SCB.byteLength;
+  }
+
+  /**
+   * Moves the parameter to `device` in place (CB, SCB and any float weight; the tensors left
+   * behind are freed). Quantizing on the device gives the bits of the CPU (tested).
+   */
+  to(device: DeviceLike): void {
+    const target = parseDevice(device, 'Int8Params.to');
+    const move = (t: Tensor | null): Tensor | null => {
+      if (!t || t.device === target) return t;
+      const moved = t.to(target);
+      t.dispose();
+      return moved;
+    };
+    this.#data = move(this.#data);
+    this.#CB = move(this.#CB);
+    this.#SCB = move(this.#SCB);
+  }
+
+  /** The device of the parameter's tensors. */
+  get device(): string {
+    return (this.#CB ?? this.#data)?.device ?? 'cpu';
   }
 
   #release(): void {
@@ -273,6 +295,24 @@ export class Linear8bitLt extends Module {
   override async forwardAsync(x: TensorInput): Promise<Tensor> {
     const { t, opts } = this.#args(x, 'Linear8bitLt.forwardAsync');
     return this.#record(await int8LinearForwardAsync(t, this.weight.CB, this.weight.SCB, opts));
+  }
+
+  /**
+   * Moves the layer (weight, bias) to `device` in place and returns it, like torch's
+   * `module.to('cuda')`. forward then expects inputs on that device (LOWBIT_E_DEVICE otherwise).
+   */
+  to(device: DeviceLike): this {
+    const op = 'Linear8bitLt.to';
+    this.#check(op);
+    const target = parseDevice(device, op);
+    this.weight.to(target);
+    this.#clearBiasCache();
+    if (this.#bias && this.#bias.device !== target) {
+      const moved = this.#bias.to(target);
+      this.#bias.dispose();
+      this.#bias = moved;
+    }
+    return this;
   }
 
   /** Bytes of the quantized weight: CB (int8) plus SCB (float32). */

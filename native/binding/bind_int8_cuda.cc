@@ -1,8 +1,73 @@
-// Exports of one op family (see binding.h: register_int8_cuda). Filled in by its issue.
+// CUDA exports of the LLM.int8() family (see binding.h: register_int8_cuda), with exactly the
+// option names of the CPU exports (the readers in int8_args.h are shared), so lib/ sends the
+// same arguments to either backend. Operands are DeviceBuffers on one device.
+// Each call runs on the device's default stream with a workspace allocated for the call (its
+// size from lb::cuda::<op>_workspace_bytes) and freed when the launcher returns.
+// Exported: int8VectorwiseQuant, int8LinearMatmul, int8MmDequant, int8MixedScaledMm,
+// int8LinearForward (+ *Async). A build without CUDA registers nothing here.
 #include "binding.h"
 
-namespace lb::binding {
+#ifdef LOWBIT_HAVE_CUDA
 
-void register_int8_cuda(Napi::Env, Napi::Object) {}
+#include "int8_args.h"
+#include "lowbit/cuda_api.h"
+#include "lowbit/ops_int8.h"
+
+namespace lb::binding {
+namespace {
+
+// Runs `run(launch, p)` with a workspace of `bytes` on `device`, freeing it afterwards.
+template <typename Params>
+Status with_workspace(int device, size_t bytes, const Params& p, Status (*run)(const lb::cuda::Launch&, const Params&)) {
+  lb::cuda::Launch launch;
+  launch.device = device;
+  if (bytes > 0) {
+    LB_RETURN_IF_ERROR(lb::cuda::device_malloc(device, bytes, &launch.workspace));
+    launch.workspace_bytes = bytes;
+  }
+  const Status s = run(launch, p);
+  const Status freed = lb::cuda::device_free(device, launch.workspace);
+  return s.is_ok() ? freed : s;
+}
+
+// One parser per op: the shared reader over device operands, then the launcher.
+template <typename Params, Params (*Read)(Napi::Env, const Napi::Object&, Operands&),
+          size_t (*Workspace)(const Params&), Status (*Run)(const lb::cuda::Launch&, const Params&)>
+Parser device_op(const char* op) {
+  return [op](Napi::Env env, const Napi::Object& o) -> Runner {
+    Operands ops(env, o, op, Where::Device);
+    const Params p = Read(env, o, ops);
+    const int device = ops.device();
+    return [p, device] { return with_workspace(device, Workspace(p), p, Run); };
+  };
+}
+
+}  // namespace
+
+void register_int8_cuda(Napi::Env env, Napi::Object cuda) {
+  export_op(env, cuda, "int8VectorwiseQuant",
+            device_op<Int8VectorwiseQuantParams, read_int8_vectorwise_quant, lb::cuda::int8_vectorwise_quant_workspace_bytes,
+                      lb::cuda::int8_vectorwise_quant>("int8VectorwiseQuant"));
+  export_op(env, cuda, "int8LinearMatmul",
+            device_op<Int8LinearMatmulParams, read_int8_linear_matmul, lb::cuda::int8_linear_matmul_workspace_bytes,
+                      lb::cuda::int8_linear_matmul>("int8LinearMatmul"));
+  export_op(env, cuda, "int8MmDequant",
+            device_op<Int8MmDequantParams, read_int8_mm_dequant, lb::cuda::int8_mm_dequant_workspace_bytes,
+                      lb::cuda::int8_mm_dequant>("int8MmDequant"));
+  export_op(env, cuda, "int8MixedScaledMm",
+            device_op<Int8MixedScaledMmParams, read_int8_mixed_scaled_mm, lb::cuda::int8_mixed_scaled_mm_workspace_bytes,
+                      lb::cuda::int8_mixed_scaled_mm>("int8MixedScaledMm"));
+  export_op(env, cuda, "int8LinearForward",
+            device_op<Int8LinearForwardParams, read_int8_linear_forward, lb::cuda::int8_linear_forward_workspace_bytes,
+                      lb::cuda::int8_linear_forward>("int8LinearForward"));
+}
 
 }  // namespace lb::binding
+
+#else  // !LOWBIT_HAVE_CUDA
+
+namespace lb::binding {
+void register_int8_cuda(Napi::Env, Napi::Object) {}
+}  // namespace lb::binding
+
+#endif

@@ -11,6 +11,7 @@
 
 #include "common/codebooks_device.cuh"
 #include "cpu/quant_common.h"
+#include "device_vectors.h"
 #include "harness_test.h"
 #include "lowbit/codebooks.h"
 #include "lowbit/half.h"
@@ -20,41 +21,11 @@
 namespace {
 
 using lb::DType;
+using simt_test::count_diff;
+using simt_test::Dev;
 using lb::QuantType;
 
-template <typename T>
-struct Dev {
-  T* ptr = nullptr;
-  size_t n;
-  explicit Dev(size_t count) : n(count) {
-    cudaMalloc((void**)&ptr, (count ? count : 1) * sizeof(T));
-    cudaMemset(ptr, 0xEE, (count ? count : 1) * sizeof(T));  // stale pattern: unwritten output shows
-  }
-  explicit Dev(const std::vector<T>& h) : Dev(h.size()) {
-    if (n) cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
-  }
-  ~Dev() { cudaFree(ptr); }
-  std::vector<T> get() const {
-    std::vector<T> h(n);
-    if (n) cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost);
-    return h;
-  }
-};
 
-// Input bytes of n elements in `dtype` from float values (f16/bf16 via half.h RNE).
-std::vector<uint8_t> encode_input(const std::vector<float>& v, DType dtype) {
-  const size_t size = lb::dtype_size(dtype);
-  std::vector<uint8_t> bytes(v.size() * size);
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (dtype == DType::F32) {
-      std::memcpy(&bytes[i * 4], &v[i], 4);
-    } else {
-      const uint16_t h = dtype == DType::F16 ? lb::f32_to_f16(v[i]) : lb::f32_to_bf16(v[i]);
-      std::memcpy(&bytes[i * 2], &h, 2);
-    }
-  }
-  return bytes;
-}
 
 // Mixed-scale values with the edge cases sprinkled in: exact NF4 thresholds (ties) relative to
 // a block absmax of 1, +-0, subnormals, and for `special` blocks +-inf / NaN.
@@ -81,12 +52,6 @@ std::vector<float> make_values(int64_t n, int32_t blocksize, uint32_t seed, bool
   return v;
 }
 
-template <typename T>
-int count_diff(const std::vector<T>& a, const std::vector<T>& b) {
-  int d = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d += std::memcmp(&a[i], &b[i], sizeof(T)) != 0;
-  return d + (int)(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
-}
 
 const char* dtype_str(DType t) { return lb::dtype_name(t); }
 
@@ -124,7 +89,7 @@ SIMT_TEST(quantize_4bit_matches_cpu_reference_all_blocksizes_dtypes_and_types) {
     for (int64_t n : sizes) {
       for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
         for (QuantType q : {QuantType::NF4, QuantType::FP4}) {
-          const std::vector<uint8_t> in = encode_input(make_values(n, bs, (uint32_t)(n * 31 + bs), bs == 64), dt);
+          const std::vector<uint8_t> in = simt_test::encode_floats(make_values(n, bs, (uint32_t)(n * 31 + bs), bs == 64), dt);
           lb::Status st;
           const Quant4 got = cuda_quantize_4bit(in, n, dt, bs, q, &st);
           SIMT_EXPECT(st.is_ok()) << st.message();
@@ -144,18 +109,18 @@ SIMT_TEST(quantize_4bit_matches_cpu_reference_all_blocksizes_dtypes_and_types) {
 SIMT_TEST(quantize_4bit_spec_worked_examples) {
   const std::vector<float> a = {2.0f, -1.0f, 0.5f, 0.1f, -0.05f, 0.0f, 1.3f, -2.0f};
   lb::Status st;
-  const Quant4 nf4 = cuda_quantize_4bit(encode_input(a, DType::F32), 8, DType::F32, 64, QuantType::NF4, &st);
+  const Quant4 nf4 = cuda_quantize_4bit(simt_test::encode_floats(a, DType::F32), 8, DType::F32, 64, QuantType::NF4, &st);
   SIMT_EXPECT(st.is_ok());
   SIMT_EXPECT((nf4.packed == std::vector<uint8_t>{0xF2, 0xA8, 0x77, 0xE0}));
   SIMT_EXPECT(nf4.absmax.size() == 1 && nf4.absmax[0] == 2.0f);
-  const Quant4 fp4 = cuda_quantize_4bit(encode_input(a, DType::F32), 8, DType::F32, 64, QuantType::FP4, &st);
+  const Quant4 fp4 = cuda_quantize_4bit(simt_test::encode_floats(a, DType::F32), 8, DType::F32, 64, QuantType::FP4, &st);
   SIMT_EXPECT((fp4.packed == std::vector<uint8_t>{0x3D, 0x71, 0x90, 0x2B}));
   // [0]*64 + [1, -1, 0.5]: an all-zero block packs to 0x00 (CUDA's NaN path), then F0 C7.
   std::vector<float> z(67, 0.0f);
   z[64] = 1.0f;
   z[65] = -1.0f;
   z[66] = 0.5f;
-  const Quant4 zb = cuda_quantize_4bit(encode_input(z, DType::F32), 67, DType::F32, 64, QuantType::NF4, &st);
+  const Quant4 zb = cuda_quantize_4bit(simt_test::encode_floats(z, DType::F32), 67, DType::F32, 64, QuantType::NF4, &st);
   bool zeros = true;
   for (int i = 0; i < 32; ++i) zeros = zeros && zb.packed[i] == 0x00;
   SIMT_EXPECT(zeros && zb.packed[32] == 0xF0 && zb.packed[33] == 0xC7);
@@ -239,7 +204,7 @@ SIMT_TEST(quantize_blockwise_matches_cpu_reference) {
   for (int32_t bs : {64, 100, 256, 4096}) {
     for (int64_t n : {int64_t(1), int64_t(2 * bs + 17)}) {
       for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
-        const std::vector<uint8_t> in = encode_input(make_values(n, bs, (uint32_t)(n + 7 * bs), bs == 100), dt);
+        const std::vector<uint8_t> in = simt_test::encode_floats(make_values(n, bs, (uint32_t)(n + 7 * bs), bs == 100), dt);
         const int64_t blocks = (n + bs - 1) / bs;
         Dev<uint8_t> I(in), out((size_t)n);
         Dev<float> A((size_t)blocks);
@@ -306,7 +271,7 @@ namespace {
 // reference's nest_absmax / denest_absmax, bit for bit.
 SIMT_TEST(double_quantization_matches_cpu_reference) {
   for (int64_t n : {int64_t(64 * 600 + 10), int64_t(64 * 3)}) {  // 601 scales (3 nested blocks), 3 scales
-    const std::vector<uint8_t> in = encode_input(make_values(n, 64, (uint32_t)(4242 + n), false), DType::F32);
+    const std::vector<uint8_t> in = simt_test::encode_floats(make_values(n, 64, (uint32_t)(4242 + n), false), DType::F32);
     lb::Status st;
     const Quant4 q = cuda_quantize_4bit(in, n, DType::F32, 64, QuantType::NF4, &st);
     SIMT_EXPECT(st.is_ok());

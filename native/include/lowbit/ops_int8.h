@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -136,13 +137,31 @@ Status int8_linear_forward(const Int8LinearForwardParams& p);
 }  // namespace cpu::ref
 
 namespace cuda {
-// Pointers are device pointers; `device` selects the GPU. Launches are stream-ordered on
-// the default stream and synchronised before returning a Status. Not implemented yet.
-Status int8_vectorwise_quant(int device, const Int8VectorwiseQuantParams& p);
-Status int8_linear_matmul(int device, const Int8LinearMatmulParams& p);
-Status int8_mm_dequant(int device, const Int8MmDequantParams& p);
-Status int8_mixed_scaled_mm(int device, const Int8MixedScaledMmParams& p);
-Status int8_linear_forward(int device, const Int8LinearForwardParams& p);
+// The launch contract of the CUDA int8 ops. Pointers in the Params are device pointers on
+// `device`. Work is enqueued on `stream` (a cudaStream_t; null = the legacy default stream)
+// and the launcher synchronises that stream (not the device) before returning its Status.
+// `workspace` is device scratch memory of at least <op>_workspace_bytes(params) bytes, owned
+// by the caller for the duration of the call (null when that size is 0).
+struct Launch {
+  int device = 0;
+  void* stream = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+size_t int8_vectorwise_quant_workspace_bytes(const Int8VectorwiseQuantParams& p);
+Status int8_vectorwise_quant(const Launch& launch, const Int8VectorwiseQuantParams& p);
+size_t int8_linear_matmul_workspace_bytes(const Int8LinearMatmulParams& p);
+Status int8_linear_matmul(const Launch& launch, const Int8LinearMatmulParams& p);
+size_t int8_mm_dequant_workspace_bytes(const Int8MmDequantParams& p);
+Status int8_mm_dequant(const Launch& launch, const Int8MmDequantParams& p);
+// Copies the outlier list to the host to validate it (synchronous): the list is user input here.
+size_t int8_mixed_scaled_mm_workspace_bytes(const Int8MixedScaledMmParams& p);
+Status int8_mixed_scaled_mm(const Launch& launch, const Int8MixedScaledMmParams& p);
+// Quantization, GEMM and fused epilogue on the stream with no host round trip in between (the
+// outlier count stays in device memory; it is copied to p.outlier_count on the device).
+size_t int8_linear_forward_workspace_bytes(const Int8LinearForwardParams& p);
+Status int8_linear_forward(const Launch& launch, const Int8LinearForwardParams& p);
 }  // namespace cuda
 
 // ---- shared scalar helpers (host; every CPU path uses exactly these) -------------------
@@ -181,58 +200,14 @@ inline void store_from_f32(void* p, DType t, int64_t i, float v) {
 
 }  // namespace lb
 
+// One validator per Params struct, used by every backend (CPU, cpu::ref, CUDA launchers).
+#include "lowbit/int8_validate.h"
+
 // ---- shared host-side pieces of every CPU path (ref, scalar, AVX2) --------------------
 // Validation and the per-element formulas live here once, so that the reference, the
 // multithreaded scalar path and the AVX2 path cannot drift apart.
 
 namespace lb::int8_detail {
-
-inline bool is_float_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
-
-inline Status check_gemm_dims(const char* op, int64_t M, int64_t N, int64_t K) {
-  if (M < 0 || N < 0) return invalid_shape(std::string(op) + ": M and N must be >= 0");
-  if (K < 1 || K > kInt8MaxK) {
-    return invalid_shape(std::string(op) + ": K must be in [1, " + std::to_string(kInt8MaxK) +
-                         "] so that int32 accumulation is exact, but received " + std::to_string(K));
-  }
-  return Status::ok();
-}
-
-inline Status check_threshold(const char* op, float t) {
-  if (!std::isfinite(t) || t < 0.0f) {
-    return invalid_argument(std::string(op) + ": threshold must be a finite number >= 0");
-  }
-  return Status::ok();
-}
-
-inline Status validate(const Int8VectorwiseQuantParams& p) {
-  const char* op = "int8_vectorwise_quant";
-  if (!is_float_dtype(p.dtype)) return invalid_dtype(std::string(op) + ": input must be float32, float16 or bfloat16");
-  if (p.rows < 0 || p.cols < 1) return invalid_shape(std::string(op) + ": needs rows >= 0 and cols >= 1");
-  LB_RETURN_IF_ERROR(check_threshold(op, p.threshold));
-  if ((p.rows > 0 && (!p.input || !p.out)) || (p.rows > 0 && !p.row_stats)) {
-    return invalid_argument(std::string(op) + ": missing input/out/row_stats buffer");
-  }
-  if (p.threshold > 0.0f && (!p.outlier_cols || !p.outlier_count)) {
-    return invalid_argument(std::string(op) + ": threshold > 0 needs outlier_cols and outlier_count buffers");
-  }
-  return Status::ok();
-}
-
-inline Status validate(const Int8LinearMatmulParams& p) {
-  LB_RETURN_IF_ERROR(check_gemm_dims("int8_linear_matmul", p.M, p.N, p.K));
-  if (p.M * p.N > 0 && (!p.a || !p.b || !p.out)) return invalid_argument("int8_linear_matmul: missing buffer");
-  return Status::ok();
-}
-
-inline Status validate(const Int8MmDequantParams& p) {
-  const char* op = "int8_mm_dequant";
-  if (p.M < 0 || p.N < 0) return invalid_shape(std::string(op) + ": M and N must be >= 0");
-  if (!is_float_dtype(p.out_dtype)) return invalid_dtype(std::string(op) + ": output must be float32, float16 or bfloat16");
-  if (p.bias && !is_float_dtype(p.bias_dtype)) return invalid_dtype(std::string(op) + ": bias must be float32, float16 or bfloat16");
-  if (p.M * p.N > 0 && (!p.c || !p.row_stats || !p.col_stats || !p.out)) return invalid_argument(std::string(op) + ": missing buffer");
-  return Status::ok();
-}
 
 // The outlier result of a vectorwise quantization, shared by every CPU path: the columns flagged
 // in `mask` (one byte per column) in ascending order, or a count of 0 without a threshold.
@@ -245,38 +220,6 @@ inline void store_outlier_columns(const Int8VectorwiseQuantParams& p, const uint
   } else if (p.outlier_count) {
     *p.outlier_count = 0;
   }
-}
-
-inline Status check_outlier_list(const char* op, const int32_t* cols, int64_t count, int64_t K) {
-  if (count < 0 || count > K) return invalid_shape(std::string(op) + ": outlier count must be in [0, K]");
-  if (count > 0 && !cols) return invalid_argument(std::string(op) + ": missing outlier_cols buffer");
-  for (int64_t j = 0; j < count; ++j) {
-    if (cols[j] < 0 || cols[j] >= K || (j > 0 && cols[j] <= cols[j - 1])) {
-      return invalid_argument(std::string(op) + ": outlier columns must be strictly increasing indices in [0, K)");
-    }
-  }
-  return Status::ok();
-}
-
-inline Status validate(const Int8MixedScaledMmParams& p) {
-  const char* op = "int8_mixed_scaled_mm";
-  LB_RETURN_IF_ERROR(check_gemm_dims(op, p.M, p.N, p.K));
-  if (!is_float_dtype(p.x_dtype)) return invalid_dtype(std::string(op) + ": activations must be float32, float16 or bfloat16");
-  if (p.bias && !is_float_dtype(p.bias_dtype)) return invalid_dtype(std::string(op) + ": bias must be float32, float16 or bfloat16");
-  LB_RETURN_IF_ERROR(check_outlier_list(op, p.outlier_cols, p.num_outliers, p.K));
-  if (p.M * p.N > 0 && (!p.ca || !p.row_stats || !p.cb || !p.scb || !p.out)) return invalid_argument(std::string(op) + ": missing buffer");
-  if (p.num_outliers > 0 && p.M > 0 && !p.x) return invalid_argument(std::string(op) + ": outlier columns need the activations x");
-  return Status::ok();
-}
-
-inline Status validate(const Int8LinearForwardParams& p) {
-  const char* op = "int8_linear_forward";
-  LB_RETURN_IF_ERROR(check_gemm_dims(op, p.M, p.N, p.K));
-  LB_RETURN_IF_ERROR(check_threshold(op, p.threshold));
-  if (!is_float_dtype(p.x_dtype)) return invalid_dtype(std::string(op) + ": activations must be float32, float16 or bfloat16");
-  if (p.bias && !is_float_dtype(p.bias_dtype)) return invalid_dtype(std::string(op) + ": bias must be float32, float16 or bfloat16");
-  if (p.M * p.N > 0 && (!p.x || !p.cb || !p.scb || !p.out)) return invalid_argument(std::string(op) + ": missing buffer");
-  return Status::ok();
 }
 
 // Round half to even of a float already within int8 range; NaN gives 0 (see header).

@@ -25,6 +25,7 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SIMT_ASAN 1
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -63,6 +64,7 @@ struct PendingCopy {
 
 struct Fiber {
   ucontext_t ctx;
+  void* sp = nullptr;  // fast switch: the fiber's saved stack pointer
   void* stack = nullptr;
   State state = State::Ready;
   bool started = false;
@@ -83,6 +85,7 @@ struct Block {
   dim3 dims;
   uint3 bidx{};
   ucontext_t sched_ctx;
+  void* sched_sp = nullptr;  // fast switch: the scheduler's saved stack pointer
   Fiber* current = nullptr;
   bool aborted = false;
   std::string error;
@@ -147,17 +150,87 @@ void set_builtins(const Block& b, const Fiber& f) {
 }
 
 // ---- fiber switching (with ASan fiber annotations) --------------------------------------
+// swapcontext saves and restores the signal mask with a system call on every switch, which made
+// it the emulator's main cost (two switches per thread per warp collective). On x86-64 fibers
+// switch with simt_switch instead: it pushes the callee-saved registers, stores the stack
+// pointer, loads the other fiber's and pops its registers (the System V ABI leaves nothing else
+// to preserve across a call; no kernel code changes MXCSR or the x87 control word). ASan builds
+// wrap it in the same fiber annotations as swapcontext (they describe stacks, not the mechanism).
+#if defined(__x86_64__)
+#define SIMT_FAST_SWITCH 1
+extern "C" void simt_switch(void** save_sp, void* load_sp);
+asm(R"(
+  .text
+  .p2align 4
+  .globl simt_switch
+  .type simt_switch, @function
+simt_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size simt_switch, .-simt_switch
+)");
+void fiber_main();
+// A fresh fiber's stack as simt_switch expects it: six zeroed registers, then fiber_main as the
+// return address, placed so that fiber_main starts with the stack alignment of a call.
+void* initial_stack(void* stack, size_t bytes) {
+  uintptr_t top = ((uintptr_t)stack + bytes) & ~(uintptr_t)15;
+  void** sp = reinterpret_cast<void**>(top);
+  *--sp = nullptr;                                  // fiber_main's (never used) return address
+  *--sp = reinterpret_cast<void*>(&fiber_main);     // where simt_switch returns to
+  for (int i = 0; i < 6; ++i) *--sp = nullptr;      // rbp rbx r12 r13 r14 r15
+  return sp;
+}
+#endif
+
+// The two raw switches (fast or swapcontext); ASan's fiber annotations wrap either.
+inline void raw_switch_to_scheduler(Block& b, Fiber& f) {
+#if defined(SIMT_FAST_SWITCH)
+  simt_switch(&f.sp, b.sched_sp);
+#else
+  swapcontext(&f.ctx, &b.sched_ctx);
+#endif
+}
+
+inline void raw_switch_to_fiber(Block& b, Fiber& f) {
+#if defined(SIMT_FAST_SWITCH)
+  if (!f.started) {
+    f.started = true;
+#if defined(SIMT_ASAN)
+    // The stack is reused from an earlier fiber that never returned: clear its stale poisoning.
+    __asan_unpoison_memory_region(f.stack, kStackBytes);
+#endif
+    f.sp = initial_stack(f.stack, kStackBytes);
+  }
+  simt_switch(&b.sched_sp, f.sp);
+#else
+  swapcontext(&b.sched_ctx, &f.ctx);
+#endif
+}
+
 void switch_to_scheduler(bool final_switch) {
   Block& b = *g_block;
   Fiber& f = *b.current;
 #if defined(SIMT_ASAN)
   void* fake = nullptr;
   __sanitizer_start_switch_fiber(final_switch ? nullptr : &fake, b.sched_stack_bottom, b.sched_stack_size);
-  swapcontext(&f.ctx, &b.sched_ctx);
+  raw_switch_to_scheduler(b, f);
   __sanitizer_finish_switch_fiber(fake, &b.sched_stack_bottom, &b.sched_stack_size);
 #else
   (void)final_switch;
-  swapcontext(&f.ctx, &b.sched_ctx);
+  raw_switch_to_scheduler(b, f);
 #endif
   ++g_counters.switches;
 }
@@ -168,10 +241,10 @@ void resume(Block& b, Fiber& f) {
 #if defined(SIMT_ASAN)
   void* fake = nullptr;
   __sanitizer_start_switch_fiber(&fake, f.stack, kStackBytes);
-  swapcontext(&b.sched_ctx, &f.ctx);
+  raw_switch_to_fiber(b, f);
   __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #else
-  swapcontext(&b.sched_ctx, &f.ctx);
+  raw_switch_to_fiber(b, f);
 #endif
   b.current = nullptr;
 }

@@ -1,0 +1,63 @@
+// Helpers shared by the kernel tests of the SIMT emulation harness: a device buffer that owns
+// its memory (filled with a stale pattern, so unwritten outputs show), float values encoded as
+// float32 / float16 / bfloat16 bytes (half.h, the CPU backend's conversions), and a bytewise
+// comparison of two result vectors.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "lowbit/dtype.h"
+#include "lowbit/half.h"
+
+namespace simt_test {
+
+template <typename T>
+struct Dev {
+  T* ptr = nullptr;
+  size_t n;
+  explicit Dev(size_t count) : n(count) {
+    cudaMalloc((void**)&ptr, (count ? count : 1) * sizeof(T));
+    cudaMemset(ptr, 0xEE, (count ? count : 1) * sizeof(T));  // stale pattern: unwritten output shows
+  }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) {
+    if (n) cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
+  }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  ~Dev() { cudaFree(ptr); }
+  std::vector<T> get() const {
+    std::vector<T> h(n);
+    if (n) cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost);
+    return h;
+  }
+};
+
+// Bytes of `v` in `dtype` (float16 / bfloat16 rounded to nearest even by half.h).
+inline std::vector<uint8_t> encode_floats(const std::vector<float>& v, lb::DType dtype) {
+  const size_t size = lb::dtype_size(dtype);
+  std::vector<uint8_t> bytes(v.size() * size);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dtype == lb::DType::F32) {
+      std::memcpy(&bytes[i * 4], &v[i], 4);
+    } else {
+      const uint16_t h = dtype == lb::DType::F16 ? lb::f32_to_f16(v[i]) : lb::f32_to_bf16(v[i]);
+      std::memcpy(&bytes[i * 2], &h, 2);
+    }
+  }
+  return bytes;
+}
+
+// Number of elements whose bytes differ (plus the length difference).
+template <typename T>
+int count_diff(const std::vector<T>& a, const std::vector<T>& b) {
+  int d = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d += std::memcmp(&a[i], &b[i], sizeof(T)) != 0;
+  return d + (int)(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
+}
+
+}  // namespace simt_test
