@@ -1,6 +1,7 @@
 /**
  * The backends every int8 parity spec runs on: the CPU at every kernel path this machine has
- * (scalar; AVX2 without and with the VNNI tiles; AVX-512) and CUDA when a device is usable (in
+ * (scalar; AVX2 without and with the VNNI tiles; AVX-512; the AMX tiles, on their twins everywhere)
+ * and CUDA when a device is usable (in
  * CI: the emulated-CUDA addon, LOWBIT_ADDON_PATH=build-emuaddon/...; on a GPU machine: the real
  * one). The CPU scalar path is the oracle the others must match bit for bit.
  */
@@ -13,7 +14,7 @@ export interface Int8Backend {
   use(): void;
 }
 
-function cpuPath(name: string, isa: 'scalar' | 'avx2' | 'avx512', vnni: boolean): Int8Backend {
+function cpuPath(name: string, isa: 'scalar' | 'avx2' | 'avx512' | 'amx' | 'amx-emulated', vnni: boolean): Int8Backend {
   return {
     name,
     device: 'cpu',
@@ -31,6 +32,9 @@ export function int8Backends(): Int8Backend[] {
   const list: Int8Backend[] = [ORACLE];
   if (info.cpu.avx2) list.push(cpuPath('cpu avx2', 'avx2', false), cpuPath('cpu avx2+vnni', 'avx2', true));
   if (info.cpu.avx512) list.push(cpuPath('cpu avx512', 'avx512', true));
+  // The AMX-INT8 tiles (M >= 8) on their C++ twins everywhere, and on the tiles where the CPU has them.
+  list.push(cpuPath('cpu amx-emulated', 'amx-emulated', true));
+  if (info.cpu.amx) list.push(cpuPath('cpu amx', 'amx', true));
   if (info.cuda.available) {
     list.push({
       name: `cuda (${info.cuda.flavor})`,
