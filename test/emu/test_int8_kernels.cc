@@ -367,7 +367,9 @@ SIMT_TEST(int8_linear_forward_fused_matches_cpu_reference) {
         SIMT_EXPECT(s.is_ok()) << what << ": " << s.message();
         SIMT_EXPECT(count_diff(dout.get(), want) == 0) << what;
         SIMT_EXPECT(dcount.get()[0] == count) << what << ": outlier count " << dcount.get()[0] << " vs " << count;
-        if (thr > 0) SIMT_EXPECT(count >= 1) << what << ": the test data should hold outliers";
+        if (thr > 0) {
+          SIMT_EXPECT(count >= 1) << what << ": the test data should hold outliers";
+        }
       }
     }
   }

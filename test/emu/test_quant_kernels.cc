@@ -355,7 +355,7 @@ SIMT_TEST(quantize_4bit_boundary_inputs_match_cpu_reference) {
       for (QuantType q : {QuantType::NF4, QuantType::FP4}) {
         const std::vector<float> x = lay_into_blocks(values, bs, scale);
         const int64_t n = (int64_t)x.size();
-        const std::vector<uint8_t> in = encode_input(x, DType::F32);
+        const std::vector<uint8_t> in = simt_test::encode_floats(x, DType::F32);
         lb::Status st;
         const Quant4 got = cuda_quantize_4bit(in, n, DType::F32, bs, q, &st);
         SIMT_EXPECT(st.is_ok()) << st.message();
