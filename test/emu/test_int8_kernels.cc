@@ -456,9 +456,9 @@ SIMT_TEST(negative_controls_planted_gemm_bugs_are_caught) {
   }
   // Without the barrier a warp reads chunks other warps have not copied yet. The small 4-warp
   // tile happens to have each warp of the first row read only chunks it copied itself, so under
-  // the ascending schedule numbers alone miss it there (the race detector this harness still
-  // lacks would not); the prefill tile spreads every warp's operands over all 256 threads, so the
-  // numbers catch it in every schedule order.
+  // the ascending schedule numbers alone miss it there (the race build's detector does not: see
+  // race_detector_reports_planted_gemm_bugs); the prefill tile spreads every warp's operands over
+  // all 256 threads, so the numbers catch it in every schedule order.
   {
     const int64_t Mp = 130, Np = 136, Kp = 200;
     const auto ap = int8_values(Mp, Kp, 35), bp = int8_values(Np, Kp, 36);
@@ -469,4 +469,26 @@ SIMT_TEST(negative_controls_planted_gemm_bugs_are_caught) {
       << "K-tail off-by-one not caught";
   SIMT_EXPECT(caught(run_direct<Deep, false, lb::kernels::kInt8GemmBugSwappedLdmatrixHalf>(a, b, M, N, K)))
       << "swapped ldmatrix half not caught";
+}
+
+// The race build (make SAN=race): the planted ordering bugs must be reported by the shared-memory
+// race detector itself, as a race, whatever the numbers say, and on the tiles where the numbers
+// alone miss them. Other builds skip this test (they have no detector).
+SIMT_TEST(race_detector_reports_planted_gemm_bugs) {
+  if (!simt::race_detector_active()) return;
+  auto is_race = [](const DirectRun& r) { return r.error.find("shared-memory race") != std::string::npos; };
+  using Deep = Int8GemmDeepPipeline;
+  const int64_t M = 40, N = 40, K = 352;
+  const auto a = int8_values(M, K, 41), b = int8_values(N, K, 42);
+  const DirectRun clean = run_direct<Deep, true>(a, b, M, N, K);
+  SIMT_EXPECT(clean.error.empty()) << "the unplanted kernel must be race-free: " << clean.error;
+  const DirectRun no_sync = run_direct<Deep, false, lb::kernels::kInt8GemmBugMissingSyncthreads>(a, b, M, N, K);
+  SIMT_EXPECT(is_race(no_sync)) << "missing __syncthreads (4-warp tile) not reported as a race: '" << no_sync.error << "'";
+  const DirectRun decode = run_direct<lb::kernels::Int8GemmDecode, true, lb::kernels::kInt8GemmBugMissingSyncthreads>(
+      int8_values(5, 400, 43), int8_values(70, 400, 44), 5, 70, 400);
+  SIMT_EXPECT(is_race(decode)) << "missing __syncthreads (decode tile) not reported as a race: '" << decode.error << "'";
+  if (LB_HAS_SM80_FEATURES) {
+    const DirectRun no_wait = run_direct<Deep, true, lb::kernels::kInt8GemmBugMissingCpAsyncWait>(a, b, M, N, K);
+    SIMT_EXPECT(is_race(no_wait)) << "missing cp.async wait not reported as a race: '" << no_wait.error << "'";
+  }
 }

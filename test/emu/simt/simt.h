@@ -119,6 +119,23 @@ void cp_async_enqueue(void* dst, const void* src, int cp_bytes, int src_bytes);
 void cp_async_commit();
 void cp_async_wait(int keep_groups);
 
+// ---- shared-memory race detector (the race build: make -C test/emu SAN=race) -------------
+// The race build compiles kernel code with GCC's -fsanitize=thread instrumentation and links
+// race_detector.cc, which implements the instrumentation callbacks itself (no libtsan) and
+// registers an observer here; the runtime tells it where blocks, barriers, __syncwarp and
+// landed cp.async copies are. Other builds have no observer and pay one null check per event.
+struct RaceObserver {
+  virtual ~RaceObserver() = default;
+  virtual void block_begin(int nthreads, void* dynamic_smem, size_t dynamic_bytes) = 0;
+  virtual void block_end() = 0;
+  virtual void barrier_released() = 0;                              // __syncthreads*
+  virtual void warp_synced(int warp) = 0;                           // __syncwarp completed
+  virtual void async_copy_issued(int tid, void* dst, size_t bytes) = 0;  // cp.async: in flight from here
+  virtual void async_copy_landed(int tid, void* dst, size_t bytes) = 0;  // ... until its cp.async.wait_group
+};
+void set_race_observer(RaceObserver* observer);
+bool race_detector_active();
+
 // ---- counters (tests and reports) ----------------------------------------------------
 struct Counters {
   uint64_t blocks = 0, threads = 0, barriers = 0, collectives = 0, switches = 0;

@@ -98,6 +98,7 @@ struct Block {
 };
 
 thread_local Block* g_block = nullptr;
+RaceObserver* g_race = nullptr;  // set once, before main, by race_detector.cc in race builds
 thread_local std::vector<void*> g_stacks;  // reused across launches
 thread_local Counters g_counters;
 thread_local cudaError_t g_last_error = cudaSuccess;
@@ -353,6 +354,7 @@ bool try_release_barrier(Block& b) {
     f.state = State::Ready;
   }
   ++g_counters.barriers;
+  if (g_race) g_race->barrier_released();
   return true;
 }
 
@@ -421,6 +423,8 @@ const char* schedule_name() {
 }
 
 Counters& counters() { return g_counters; }
+void set_race_observer(RaceObserver* observer) { g_race = observer; }
+bool race_detector_active() { return g_race != nullptr; }
 
 void fail(const std::string& message) {
   if (g_block == nullptr || g_block->current == nullptr) throw KernelError(message);
@@ -502,6 +506,7 @@ void warp_collective(uint32_t mask, const CollectiveOp& op, const void* in, size
     }
     op.fn(op.param, mask, lanes);
     ++g_counters.collectives;
+    if (g_race && std::strcmp(op.name, "__syncwarp") == 0) g_race->warp_synced(base >> 5);
     for (int j = 0; j < 32; ++j) {
       if ((mask >> j) & 1u) b.fibers[base + j].state = State::Ready;
     }
@@ -513,7 +518,9 @@ void warp_collective(uint32_t mask, const CollectiveOp& op, const void* in, size
 
 // ---- cp.async (per thread; the copy lands at the wait) ---------------------------------
 void cp_async_enqueue(void* dst, const void* src, int cp_bytes, int src_bytes) {
-  block().current->copies.push_back(PendingCopy{dst, src, cp_bytes, src_bytes, -1});
+  Fiber& f = *block().current;
+  f.copies.push_back(PendingCopy{dst, src, cp_bytes, src_bytes, -1});
+  if (g_race) g_race->async_copy_issued(f.tid, dst, (size_t)cp_bytes);
 }
 void cp_async_commit() {
   Fiber& f = *block().current;
@@ -530,6 +537,7 @@ void cp_async_wait(int keep_groups) {
     if (c.group >= 0 && c.group < complete_below) {
       std::memcpy(c.dst, c.src, (size_t)c.src_bytes);
       std::memset(static_cast<char*>(c.dst) + c.src_bytes, 0, (size_t)(c.cp_bytes - c.src_bytes));
+      if (g_race) g_race->async_copy_landed(f.tid, c.dst, (size_t)c.cp_bytes);
     } else {
       still.push_back(c);
     }
@@ -716,7 +724,9 @@ cudaError_t run_grid(dim3 grid, dim3 blk, size_t dynamic_smem, BlockEntry entry,
         // Hardware does not clear shared memory between blocks; a fill pattern exposes
         // kernels that read it before writing.
         if (b.dyn_smem) std::memset(b.dyn_smem, 0xA5, dynamic_smem);
+        if (g_race) g_race->block_begin(b.nthreads, b.dyn_smem, dynamic_smem);
         run_block(b, rng, order);
+        if (g_race) g_race->block_end();
         g_counters.threads += (uint64_t)b.nthreads;
       }
     }
