@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, type BenchArgs } from './common.js';
 import { setNumThreads } from '../lib/index.js';
 
-const FAMILIES = ['quant-4bit', 'int8', 'cuda'];
+const FAMILIES = ['quant-4bit', 'int8', 'decode', 'cuda'];
 
 async function main(): Promise<void> {
   const args = parseArgs();

@@ -17,6 +17,7 @@
 #include "avx2/quant_4bit_avx2.h"
 #include "avx2/int8_gemm_vnni.h"
 #include "avx512/quant_4bit_avx512.h"
+#include "avx512/gemv_4bit_m1.h"
 #endif
 
 namespace lb::cpu {
@@ -91,6 +92,55 @@ Status gemm_int8(const Gemm4bitParams& p, int64_t S, int64_t grain, Int8Columns 
   return Status::ok();
 }
 
+// MatmulActivations::Int8 at M == 1 on the zmm pair kernel (avx512/gemv_4bit_m1.h): the row is
+// quantized once into this thread's buffers (they only grow: no allocation per call), then the
+// columns are split over threads. Returns false, computing nothing, when the row is not finite
+// (the caller then takes the float32 order, as the reference does).
+bool gemv_int8_pairs(const Gemm4bitParams& p, int64_t S, int64_t grain) {
+  thread_local std::vector<float> x, sx;
+  thread_local std::vector<int8_t> xq;
+  thread_local avx512::Int8PairRow row;
+  if ((int64_t)x.size() < p.K) {
+    x.resize((size_t)p.K);
+    xq.resize((size_t)p.K);
+    sx.resize((size_t)p.K);
+  }
+  for (int64_t k = 0; k < p.K; ++k) x[k] = quant::load_f32(p.a, p.a_dtype, k);
+  if (!quant::quantize_activation_int8(x.data(), p.K, S, xq.data(), sx.data())) return false;
+  row.set(xq.data(), sx.data(), S, p.K);
+  // A reference, not the name: inside the lambda a worker thread would see its own thread_local.
+  const avx512::Int8PairRow& x_row = row;
+  const int64_t unit = avx512::kInt8PairColumnUnit, units = (p.N + unit - 1) / unit;
+  parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
+    avx512::gemv_4bit_int8_pairs(p, x_row, u0 * unit, std::min(p.N, u1 * unit));
+  });
+  return true;
+}
+
+// The float32 order at M == 1 on the zmm pair kernel (avx512/gemv_4bit_m1.h), the row permuted
+// and duplicated into this thread's buffers (no allocation per call).
+void gemv_f32_pairs(const Gemm4bitParams& p, int64_t grain) {
+  thread_local std::vector<float> xp, x2;
+  if ((int64_t)xp.size() < p.K) {
+    xp.resize((size_t)p.K);
+    x2.resize((size_t)(2 * p.K));
+  }
+  avx2::permute_activations(p.a, p.a_dtype, p.K, xp.data());
+  avx512::duplicate_groups(xp.data(), p.K, x2.data());
+  const float* x_dup = x2.data();  // a pointer: inside the lambda a worker would see its own thread_local
+  const int64_t unit = avx512::kF32PairColumnUnit, units = (p.N + unit - 1) / unit;
+  parallel_for(units, std::max<int64_t>(1, grain / unit), [&](int64_t u0, int64_t u1) {
+    avx512::gemv_4bit_f32_pairs(p, x_dup, u0 * unit, std::min(p.N, u1 * unit));
+  });
+}
+
+// The pair kernels also need AVX512BW (vpshufb on zmm), which every AVX-512 CPU with VL since
+// Skylake-X has; checked here so that Isa::Avx512 keeps its F + VL definition.
+bool avx512bw_available() {
+  static const bool has = __builtin_cpu_supports("avx512bw");
+  return has;
+}
+
 // The single activation row (M == 1) as float32, natural order.
 std::vector<float> row_as_f32(const Gemm4bitParams& p) {
   std::vector<float> x((size_t)p.K);
@@ -123,7 +173,15 @@ Status gemm_4bit(const Gemm4bitParams& p) {
   const int64_t S = quant::int16_subblock(p.blocksize);
   const Isa isa = active_isa();
   if (p.activations == MatmulActivations::Int8 && p.K % 64 == 0) {
-    if (has_avx512_kernels(isa) && avx2::int8_vnni_available()) return gemm_int8(p, S, grain, avx512::gemm_4bit_int8_columns, avx512::kInt8ColumnUnit);
+    if (has_avx512_kernels(isa) && avx2::int8_vnni_available()) {
+      if (single_row && avx512::gemv_4bit_int8_pairs_fits(p)) {
+        if (gemv_int8_pairs(p, S, grain)) return Status::ok();
+        Gemm4bitParams f32 = p;  // non-finite row: the float32 order
+        f32.activations = MatmulActivations::F32;
+        return gemm_4bit(f32);
+      }
+      return gemm_int8(p, S, grain, avx512::gemm_4bit_int8_columns, avx512::kInt8ColumnUnit);
+    }
     if (has_avx2_kernels(isa)) return gemm_int8(p, S, grain, avx2::gemm_4bit_int8_columns, avx2::kInt8ColumnUnit);
   }
   if (has_avx2_kernels(isa) && single_row && p.activations == MatmulActivations::Int16) {
@@ -136,6 +194,10 @@ Status gemm_4bit(const Gemm4bitParams& p) {
       return Status::ok();
     }
     // non-finite activations: the float32 path below
+  }
+  if (has_avx512_kernels(isa) && single_row && avx512::gemv_4bit_f32_pairs_fits(p) && avx512bw_available()) {
+    gemv_f32_pairs(p, grain);
+    return Status::ok();
   }
   if (has_avx2_kernels(isa)) {
     // The AVX-512 GEMM (M > 1) reads the activations in row pairs; the other kernels row by row.

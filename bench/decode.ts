@@ -1,0 +1,336 @@
+/**
+ * Decode benchmark (`npm run bench -- --filter decode`): one token through a Llama-shaped stack
+ * of layers whose weights exceed the last-level cache, lowbit's layers against node-llama-cpp
+ * (llama.cpp) on a synthetic GGUF of the same shapes, same thread count, interleaved rounds.
+ *
+ *  - Shapes: hidden 4096, intermediate 11008 (Llama 2 7B), 7 projections per layer; the layer
+ *    count is the smallest that puts the Q4_0/NF4 weights of one token above 1.25 x the
+ *    last-level cache (lastLevelCache() in common.ts; at least 2), so every token streams its
+ *    weights from DRAM. Every lowbit layer has its own weight bytes, like the GGUF's.
+ *  - lowbit: `LinearNF4` (float32 absmax, and double-quantized scales) in the exact float32 mode
+ *    and the 'int8' activation mode, and `Linear8bitLt` (threshold 0), each a stack of layers
+ *    run through `forward` on a [1, K] input, the 42 (or layers x 7) projections of a token.
+ *    Only the projections: no attention, norms or sampling.
+ *  - node-llama-cpp: a whole decode step (attention over a short context, norms, the output
+ *    layer of a 320-token vocabulary) on the same projections in Q4_0 and Q8_0, evaluated one
+ *    token at a time. It is an optional peer (`npm run bench:peers` installs it into
+ *    bench/peers); without it these rows are skipped with a message.
+ *  - In-cache rate: the same modes on one 4096x4096 layer called over and over (9 MB of NF4, in
+ *    cache), and node-llama-cpp on a one-layer model with hidden = intermediate = 1536 (9.3 MB of
+ *    Q4_0) scaled to one 4096^2 (its per-token overhead included). The "x DRAM" column is the
+ *    DRAM-bound time of that 4096^2 (its bytes at the read bandwidth measured in this run) over
+ *    the in-cache time: >= 3 means the arithmetic is fast enough that the stream is the limit.
+ *  - Layer call overhead: forward on a 64x64 layer, microseconds per call.
+ *  - Next to every wall-clock time, the process CPU time for the same work: at --threads 1 it is
+ *    the time on the core even when other processes share the machine (then wall-clock times and
+ *    GB/s only bound the speed from below); at more threads it also counts spin-waiting.
+ *
+ * The GGUF files are written once into bench/.cache (about 0.7 + 1.3 GB at 6 layers) and reused.
+ * --quick: fewer rounds and tokens, and only the float32-absmax NF4 layers.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Int8Params, Linear8bitLt, LinearNF4, QuantState, Tensor, backendInfo, quantize4bit, type MatmulActivations } from '../lib/index.js';
+import { packageRoot } from '../lib/backend/native.js';
+import { lastLevelCache, measuredReadGBs, printTable, randn, settle, timeIt, writeResults, type BenchArgs } from './common.js';
+import { BYTES_PER_BLOCK, LLAMA_7B_SHAPE, layerProjections, projectionBytes, writeLlamaGguf, type GgufQuant, type LlamaShape } from './gguf.js';
+
+type Row = Record<string, string | number>;
+
+/** Where `npm run bench:peers` installs the peer, then the package's own node_modules. */
+const PEER_DIRS = [join(packageRoot(), 'bench', 'peers', 'node_modules'), join(packageRoot(), 'node_modules')];
+
+// node-llama-cpp's API as used here (typed loosely: it is an optional peer).
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type LlamaModule = { getLlama: (opts: Record<string, unknown>) => Promise<any> };
+
+async function loadLlamaPeer(): Promise<{ mod: LlamaModule; version: string } | { missing: string }> {
+  for (const dir of PEER_DIRS) {
+    const pkg = join(dir, 'node-llama-cpp', 'package.json');
+    if (!existsSync(pkg)) continue;
+    const version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+    const mod = (await import(pathToFileURL(join(dir, 'node-llama-cpp', 'dist', 'index.js')).href)) as LlamaModule;
+    return { mod, version };
+  }
+  return { missing: 'node-llama-cpp is not installed: run `npm run bench:peers` (installs it into bench/peers, CPU binary only) to add it to this bench' };
+}
+
+interface Contender {
+  name: string;
+  /** Weight bytes read per token. */
+  bytes: number;
+  /** Runs `tokens` decode steps. */
+  run: (tokens: number) => Promise<void> | void;
+  dispose: () => Promise<void> | void;
+}
+
+/** Deterministic bytes (xorshift32) for packed 4-bit weights or int8 codes. */
+function randomBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const words = new Uint32Array(out.buffer, 0, n >>> 2);
+  let s = (seed | 1) >>> 0;
+  for (let i = 0; i < words.length; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    words[i] = s;
+  }
+  return out;
+}
+
+/** Random NF4 weight [N, K] with blocksize 64: float32 scales, or double-quantized (nested like bitsandbytes'). */
+function nf4Weight(K: number, N: number, seed: number, doubleQuant: boolean, template: QuantState): [Tensor, QuantState] {
+  const blocks = (N * K) / 64;
+  const packed = Tensor.from(randomBytes((N * K) / 2, seed), [(N * K) / 2, 1], 'uint8');
+  const scale = randn(blocks, seed + 1).map((v) => 0.02 + Math.abs(v) * 0.01);
+  if (!doubleQuant) {
+    return [packed, new QuantState({ absmax: Tensor.from(scale), shape: [N, K], dtype: 'float32', blocksize: 64, code: template.code, quantType: 'nf4' })];
+  }
+  const s2 = template.state2!;
+  const nested = Tensor.from(randn(Math.ceil(blocks / s2.blocksize), seed + 2).map((v) => 0.01 + Math.abs(v) * 0.005));
+  const state2 = new QuantState({ absmax: nested, shape: [blocks], dtype: 'float32', blocksize: s2.blocksize, code: s2.code, quantType: null });
+  const st = new QuantState({ absmax: Tensor.from(randomBytes(blocks, seed + 3), [blocks], 'uint8'), shape: [N, K], dtype: 'float32', blocksize: 64, code: template.code, quantType: 'nf4', offset: 0.02, state2 });
+  st.absmaxFloat32(); // de-nested once, as a loaded layer does
+  return [packed, st];
+}
+
+function nf4Layer(K: number, N: number, seed: number, doubleQuant: boolean, template: QuantState): LinearNF4 {
+  const layer = new LinearNF4(K, N, { bias: false, compressStatistics: doubleQuant });
+  const [packed, st] = nf4Weight(K, N, seed, doubleQuant, template);
+  layer.weight.setQuantized(packed, st);
+  return layer;
+}
+
+function int8Layer(K: number, N: number, seed: number): Linear8bitLt {
+  const layer = new Linear8bitLt(K, N, { bias: false, hasFp16Weights: false, threshold: 0 });
+  const cb = new Int8Array(randomBytes(N * K, seed).buffer).map((v) => (v === -128 ? -127 : v));
+  layer.weight.setQuantized(Tensor.from(cb, [N, K], 'int8'), Tensor.from(randn(N, seed + 1).map((v) => 0.05 + Math.abs(v) * 0.02)));
+  return layer;
+}
+
+/** lowbit stacks: layer l, projection j gets its own weight. */
+interface Stack<L> { layers: L[]; shapes: { K: number; N: number }[]; bytes: number }
+
+function buildStack<L>(shape: LlamaShape, make: (K: number, N: number, seed: number) => L, bytesOf: (K: number, N: number) => number): Stack<L> {
+  const layers: L[] = [], shapes: { K: number; N: number }[] = [];
+  let bytes = 0;
+  for (let l = 0; l < shape.layers; l++) {
+    layerProjections(shape).forEach((p, j) => {
+      layers.push(make(p.K, p.N, 7919 * l + 31 * j + 1));
+      shapes.push({ K: p.K, N: p.N });
+      bytes += bytesOf(p.K, p.N);
+    });
+  }
+  return { layers, shapes, bytes };
+}
+
+const inputs = new Map<number, Tensor>();
+function input(K: number): Tensor {
+  let x = inputs.get(K);
+  if (!x) { x = Tensor.from(randn(K, K), [1, K]); inputs.set(K, x); }
+  return x;
+}
+
+function lowbitContender(name: string, stack: Stack<{ forward: (x: Tensor) => Tensor }>, before?: () => void): Contender {
+  return {
+    name, bytes: stack.bytes,
+    run: (tokens) => {
+      before?.();
+      for (let t = 0; t < tokens; t++) {
+        for (let i = 0; i < stack.layers.length; i++) stack.layers[i]!.forward(input(stack.shapes[i]!.K)).dispose();
+      }
+    },
+    dispose: () => undefined,
+  };
+}
+
+/** node-llama-cpp on a GGUF: one token per evaluation, the context cleared before it fills. */
+async function llamaContender(llama: any, name: string, path: string, bytes: number, threads: number, vocab: number): Promise<Contender> {
+  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+  const context = await model.createContext({ contextSize: 256, batchSize: 8, threads });
+  const seq = context.getSequence();
+  let pos = 0, tok = 3;
+  return {
+    name, bytes,
+    run: async (tokens) => {
+      for (let t = 0; t < tokens; t++) {
+        if (pos >= 200) { await seq.clearHistory(); pos = 0; }
+        tok = 3 + ((tok * 37 + 11) % (vocab - 3));
+        await seq.evaluateWithoutGeneratingNewTokens([tok]);
+        pos++;
+      }
+    },
+    dispose: async () => { await context.dispose(); await model.dispose(); },
+  };
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+/** CPU time of this process (all its threads), ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Interleaved rounds: every contender once per round; median over rounds of the wall-clock ms per
+ * token and of the process CPU ms per token. At one thread the CPU time is the time the work took
+ * on the core, whatever else shares the machine (with more threads it also counts spinning).
+ */
+async function interleave(contenders: Contender[], rounds: number, tokens: number): Promise<Map<string, { wall: number; cpu: number }>> {
+  const per = new Map<string, { wall: number[]; cpu: number[] }>();
+  for (const c of contenders) await c.run(1); // warm-up: page in, first-call setup
+  for (let r = 0; r < rounds; r++) {
+    for (const c of contenders) {
+      await settle();
+      const t0 = performance.now(), c0 = cpuMs();
+      await c.run(tokens);
+      const v = per.get(c.name) ?? { wall: [], cpu: [] };
+      v.wall.push((performance.now() - t0) / tokens);
+      v.cpu.push((cpuMs() - c0) / tokens);
+      per.set(c.name, v);
+    }
+  }
+  return new Map([...per].map(([k, v]) => [k, { wall: median(v.wall), cpu: median(v.cpu) }]));
+}
+
+const SQ4096 = 4096 * 4096;
+
+export async function run(args: BenchArgs): Promise<void> {
+  const threads = args.threads;
+  const bw = measuredReadGBs(threads);
+  const llc = lastLevelCache();
+  const q4PerLayer = projectionBytes({ ...LLAMA_7B_SHAPE, layers: 1 }, 'Q4_0');
+  const layers = Math.max(2, Math.ceil((1.25 * llc.bytes) / q4PerLayer));
+  const shape: LlamaShape = { ...LLAMA_7B_SHAPE, layers };
+  const weightsPerToken = layers * layerProjections(shape).reduce((a, p) => a + p.K * p.N, 0);
+  const rounds = args.quick ? 3 : 5, tokens = args.quick ? 3 : 8;
+  console.log(`read bandwidth ${bw.toFixed(1)} GB/s (${threads} threads); last-level cache ${(llc.bytes / 2 ** 20).toFixed(0)} MiB (${llc.source}); ` +
+    `${layers} layers x 7 projections, ${(weightsPerToken / 1e9).toFixed(2)} G weights per token`);
+
+  // ---- peer -------------------------------------------------------------------------------------
+  const peer = await loadLlamaPeer();
+  let llama: any = null;
+  let peerNote = '';
+  if ('missing' in peer) {
+    peerNote = peer.missing;
+    console.log(`(skipping node-llama-cpp: ${peer.missing})`);
+  } else {
+    llama = await peer.mod.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: 'error', maxThreads: threads });
+    peerNote = `node-llama-cpp ${peer.version}`;
+  }
+  const cache = join(packageRoot(), 'bench', '.cache');
+
+  // ---- lowbit layers -----------------------------------------------------------------------------
+  const [tp, template] = quantize4bit(Tensor.from(randn(64 * 256, 1), [256, 64]), { quantType: 'nf4', blocksize: 64, compressStatistics: true });
+  tp.dispose();
+  const nf4Bytes = (K: number, N: number) => (K * N) / 2 + ((K * N) / 64) * 4;
+  const dqBytes = (K: number, N: number) => (K * N) / 2 + (K * N) / 64 + ((K * N) / 64 / 256) * 4;
+  const nf4 = buildStack(shape, (K, N, s) => nf4Layer(K, N, s, false, template), nf4Bytes);
+  const dq = args.quick ? null : buildStack(shape, (K, N, s) => nf4Layer(K, N, s, true, template), dqBytes);
+  const i8 = buildStack(shape, (K, N, s) => int8Layer(K, N, s), (K, N) => K * N + N * 4);
+  const setActs = (stack: Stack<LinearNF4>, a: MatmulActivations) => () => { for (const l of stack.layers) l.activations = a; };
+  const contenders: Contender[] = [
+    lowbitContender('lowbit nf4 int8 act.', nf4, setActs(nf4, 'int8')),
+    ...(dq ? [lowbitContender('lowbit nf4 int8 act. (double quant)', dq, setActs(dq, 'int8'))] : []),
+    lowbitContender('lowbit nf4 exact', nf4, setActs(nf4, 'float32')),
+    ...(dq ? [lowbitContender('lowbit nf4 exact (double quant)', dq, setActs(dq, 'float32'))] : []),
+    lowbitContender('lowbit Linear8bitLt t=0', i8),
+  ];
+  if (llama) {
+    for (const q of ['Q4_0', 'Q8_0'] as GgufQuant[]) {
+      const path = join(cache, `llama-${layers}x4096-${q}.gguf`);
+      const t0 = performance.now();
+      writeLlamaGguf(path, shape, q);
+      console.log(`  ${path}: ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      contenders.push(await llamaContender(llama, `node-llama-cpp ${q}`, path, projectionBytes(shape, q), threads, shape.vocab));
+    }
+  }
+  const step = await interleave(contenders, rounds, tokens);
+  const q4 = step.get('node-llama-cpp Q4_0')?.wall, q8 = step.get('node-llama-cpp Q8_0')?.wall;
+  const stepRows: Row[] = contenders.map((c) => {
+    const { wall: ms, cpu } = step.get(c.name)!;
+    const gbs = c.bytes / (ms * 1e6);
+    const peerRef = c.name.includes('8bitLt') || c.name.includes('Q8_0') ? q8 : q4;
+    const peerBytes = projectionBytes(shape, c.name.includes('8bitLt') || c.name.includes('Q8_0') ? 'Q8_0' : 'Q4_0');
+    return {
+      contender: c.name, 'ms/token': ms, 'cpu ms/token': cpu, 'weight GB/s': gbs, '% read bw': (100 * gbs) / bw,
+      'ms per 4096^2': (ms * SQ4096) / weightsPerToken,
+      'bytes/weight': c.bytes / weightsPerToken,
+      // Per weight byte: (peer's bytes / peer's time) vs (our bytes / our time), i.e. GB/s over GB/s.
+      'x peer GB/s': peerRef === undefined ? '' : `${(gbs / (peerBytes / (peerRef * 1e6))).toFixed(2)}x`,
+    };
+  });
+  for (const c of contenders) await c.dispose();
+  printTable(`decode step, ${layers} layers, weights from DRAM, ${threads} threads (${peerNote || 'no peer'})`, stepRows);
+
+  // ---- in-cache rate per 4096^2 ------------------------------------------------------------------
+  const inCache: Row[] = [];
+  const opts = { minTimeMs: args.quick ? 300 : 600, warmup: 3, minIters: 10, maxIters: 2000 };
+  const x4096 = input(4096);
+  const modes: { name: string; make: () => { forward: (x: Tensor) => Tensor }; bytes: number }[] = [
+    { name: 'nf4 exact', make: () => nf4Layer(4096, 4096, 5, false, template), bytes: nf4Bytes(4096, 4096) },
+    { name: 'nf4 exact (double quant)', make: () => nf4Layer(4096, 4096, 5, true, template), bytes: dqBytes(4096, 4096) },
+    { name: 'nf4 int8 act.', make: () => { const l = nf4Layer(4096, 4096, 5, false, template); l.activations = 'int8'; return l; }, bytes: nf4Bytes(4096, 4096) },
+    { name: 'nf4 int8 act. (double quant)', make: () => { const l = nf4Layer(4096, 4096, 5, true, template); l.activations = 'int8'; return l; }, bytes: dqBytes(4096, 4096) },
+    { name: 'nf4 int16 act.', make: () => { const l = nf4Layer(4096, 4096, 5, false, template); l.activations = 'int16'; return l; }, bytes: nf4Bytes(4096, 4096) },
+    { name: 'Linear8bitLt t=0', make: () => int8Layer(4096, 4096, 5), bytes: 4096 * 4096 + 4096 * 4 },
+  ];
+  for (const m of modes) {
+    const layer = m.make();
+    const c0 = cpuMs();
+    const t = timeIt(() => layer.forward(x4096).dispose(), opts);
+    const cpu = (cpuMs() - c0) / (t.iters + opts.warmup);
+    const ms = t.medianMs;
+    const dramMs = m.bytes / (bw * 1e6);
+    inCache.push({ contender: `lowbit ${m.name}`, 'ms per 4096^2 in cache': ms, 'cpu ms': cpu, 'DRAM-bound ms': dramMs, 'x DRAM': dramMs / ms });
+  }
+  if (llama) {
+    const small: LlamaShape = { hidden: 1536, intermediate: 1536, heads: 12, vocab: shape.vocab, context: 512, layers: 1 };
+    const smallWeights = 7 * 1536 * 1536;
+    for (const q of ['Q4_0', 'Q8_0'] as GgufQuant[]) {
+      const path = join(cache, `llama-1x1536-${q}.gguf`);
+      writeLlamaGguf(path, small, q);
+      const c = await llamaContender(llama, q, path, projectionBytes(small, q), threads, small.vocab);
+      await c.run(8);
+      const per: number[] = [], perCpu: number[] = [];
+      for (let r = 0; r < 5; r++) {
+        const t0 = performance.now(), c0 = cpuMs();
+        await c.run(20);
+        per.push((performance.now() - t0) / 20);
+        perCpu.push((cpuMs() - c0) / 20);
+      }
+      await c.dispose();
+      const ms = (median(per) * SQ4096) / smallWeights, cpu = (median(perCpu) * SQ4096) / smallWeights;
+      const dramMs = (SQ4096 / 32) * BYTES_PER_BLOCK[q] / (bw * 1e6);
+      inCache.push({ contender: `node-llama-cpp ${q} (whole step, 1 layer of 1536)`, 'ms per 4096^2 in cache': ms, 'cpu ms': cpu, 'DRAM-bound ms': dramMs, 'x DRAM': dramMs / ms });
+    }
+  }
+  printTable(`in-cache rate per 4096x4096 at M = 1 (${threads} threads); x DRAM = DRAM-bound time / in-cache time, target >= 3`, inCache);
+
+  // ---- layer call overhead -------------------------------------------------------------------------
+  const overhead: Row[] = [];
+  const x64 = input(64);
+  for (const [name, layer] of [
+    ['LinearNF4 exact 64x64', nf4Layer(64, 64, 9, false, template)],
+    ['LinearNF4 int8 act. 64x64', (() => { const l = nf4Layer(64, 64, 9, false, template); l.activations = 'int8'; return l; })()],
+    ['Linear8bitLt 64x64', int8Layer(64, 64, 9)],
+  ] as [string, { forward: (x: Tensor) => Tensor }][]) {
+    const ms = timeIt(() => layer.forward(x64).dispose(), { minTimeMs: 200, warmup: 50, minIters: 100, maxIters: 20000 }).medianMs;
+    overhead.push({ layer: name, 'us per call': ms * 1000 });
+  }
+  printTable('layer call overhead (forward on [1, 64], weights in L1)', overhead);
+  if (llama) await llama.dispose();
+
+  const cpuinfo = (() => { try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; } })();
+  const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(cpuinfo)?.[1] ?? 'unknown';
+  const path = writeResults('decode', {
+    threads, quick: args.quick, layers, weightsPerToken, readGBs: bw, peer: peerNote,
+    // Other processes on the machine skew every figure (llama.cpp's spinning thread barrier most).
+    loadAverageAtEnd: os.loadavg(),
+    cpuModel: { name: field('model name'), family: field('cpu family'), model: field('model'), stepping: field('stepping') },
+    lowbitIsa: backendInfo().cpu,
+    step: stepRows, inCache, overhead,
+  }, args);
+  console.log(`results: ${path}`);
+}
