@@ -34,6 +34,7 @@ import {
   type FloatDType,
 } from '../../lib/index.js';
 import { decode, encode, randn } from '../reference/int8-ref.js';
+import { countOutOfBounds, valuesOf } from './bounds-4bit.js';
 import { ORACLE, bytesOf, int8Backends, onBackend, restoreDefaults } from '../int8/backends.js';
 
 afterAll(restoreDefaults);
@@ -81,18 +82,6 @@ function cases(): Case[] {
 const label = (c: Case): string =>
   `M ${c.M} K ${c.K} N ${c.N} ${c.quantType} bs ${c.blocksize}${c.nested ? ' nested' : ''} ${c.dtype}${c.bias ? ' bias' : ''}`;
 
-const U = 2 ** -24;
-const gamma = (n: number): number => (n * U) / (1 - n * U);
-
-/** One unit in the last place of `dtype` at |v| (0 for float32: no rounding after the sum). */
-function ulpOut(dtype: FloatDType, v: number): number {
-  if (dtype === 'float32') return 0;
-  const bits = dtype === 'float16' ? 11 : 8;
-  const minNormal = dtype === 'float16' ? 2 ** -14 : 2 ** -126;
-  const a = Math.max(Math.abs(v), minNormal);
-  return 2 ** (Math.floor(Math.log2(a)) - (bits - 1));
-}
-
 interface Inputs {
   x: Tensor;
   xv: number[];
@@ -122,36 +111,6 @@ function inputs(c: Case, seed: number, kind: 'random' | 'pm1' | 'identity' = 'ra
   return { x, xv, packed, state, w, bias, bv };
 }
 
-/** Number of outputs outside the bounds (first few described in `errors`). */
-function outOfBounds(c: Case, inp: Inputs, got: number[], want: number[], errors: string[]): number {
-  let bad = 0;
-  for (let m = 0; m < c.M; m++) {
-    for (let n = 0; n < c.N; n++) {
-      let exact = 0;
-      let mag = 0;
-      for (let k = 0; k < c.K; k++) {
-        const t = inp.xv[m * c.K + k]! * inp.w[n * c.K + k]!;
-        exact += t;
-        mag += Math.abs(t);
-      }
-      if (inp.bv) {
-        exact += inp.bv[n]!;
-        mag += Math.abs(inp.bv[n]!);
-      }
-      const g = got[m * c.N + n]!;
-      const cpu = want[m * c.N + n]!;
-      const tolCpu = 2 * gamma(c.K + 1) * mag + ulpOut(c.dtype, Math.max(Math.abs(g), Math.abs(cpu)));
-      const tol64 = gamma(c.K + 1) * mag + ulpOut(c.dtype, g) / 2;
-      if (!(Math.abs(g - cpu) <= tolCpu) || !(Math.abs(g - exact) <= tol64)) {
-        if (errors.length < 3) errors.push(`m ${m} n ${n}: got ${g}, cpu ${cpu}, f64 ${exact}, bounds ${tolCpu} / ${tol64}`);
-        bad++;
-      }
-    }
-  }
-  return bad;
-}
-
-const valuesOf = (t: Tensor): number[] => decode(t.dtype as FloatDType, t.device === 'cpu' ? t.toTypedArray() as Float32Array : t.to('cpu').toTypedArray() as Float32Array);
 
 function runOn(device: string, inp: Inputs, oneRow: boolean): Tensor {
   const move = (t: Tensor): Tensor => (t.device === device ? t : t.to(device as 'cpu'));
@@ -190,7 +149,7 @@ for (const be of BACKENDS) {
             expect(bytesOf(got).equals(bytesOf(want)), `${label(c)}: bytes differ from the scalar path`).toBe(true);
           } else {
             const errors: string[] = [];
-            expect(outOfBounds(c, inp, valuesOf(got), valuesOf(want), errors), `${label(c)}: ${errors.join('; ')}`).toBe(0);
+            expect(countOutOfBounds({ ...c, ...inp }, valuesOf(got), valuesOf(want), errors), `${label(c)}: ${errors.join('; ')}`).toBe(0);
           }
         }
       });
