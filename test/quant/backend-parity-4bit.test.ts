@@ -13,8 +13,9 @@
  * sums, so there CUDA must carry exactly the CPU's bits; and CUDA must give the same bits on
  * every run and the same bits for a row alone as in a batch.
  *
- * Cases: M in {1, 2, 7, 16, 17, 130} x K in {64, 100, 4160} x N in {1, 33, 256}: all 54 shapes.
- * Each shape takes one of the 12 (quant type, double quant, activation dtype) combinations in
+ * Cases: M in {1, 2, 7, 16, 17, 130} x K in {64, 100, 4160} x N in {1, 33, 256}: all 54 shapes but
+ * the largest (130 x 4160 x 256: 138 M multiply-adds, as many as the other 53 together; M = 130 meets
+ * K = 4160 with N = 1 and 33, and N = 256 with K = 64 and 100). Each shape takes one of the 12 (quant type, double quant, activation dtype) combinations in
  * turn, ordered so that every K meets all 12; the blocksize alternates between one that divides
  * K and one that does not (blocks straddling weight rows; K = 100 has none that divides); bias on
  * every other shape. Sampling keeps the emulated run short (the emulator runs every GPU thread
@@ -57,6 +58,9 @@ interface Case {
   bias: boolean;
 }
 
+/** Largest M * N * K sampled (see the header): leaves out only 130 x 256 x 4160. */
+const MAX_MACS = 2 ** 25;
+
 function cases(): Case[] {
   const out: Case[] = [];
   for (const K of KS) {
@@ -64,6 +68,10 @@ function cases(): Case[] {
     for (const M of MS) {
       for (const N of NS) {
         const combo = i % 12;
+        if (M * N * K > MAX_MACS) {
+          i++;
+          continue;
+        }
         out.push({
           M, K, N,
           quantType: combo % 2 ? 'nf4' : 'fp4',
@@ -102,7 +110,7 @@ function inputs(c: Case, seed: number, kind: 'random' | 'pm1' | 'identity' = 'ra
   }
   const [packed, state] = quantize4bit(Tensor.from(wv, [c.N, c.K], 'float32'), { quantType: c.quantType, blocksize: c.blocksize, compressStatistics: c.nested });
   const xr = randn(c.M * c.K, seed + 1);
-  const xs = kind === 'random' ? Array.from(xr) : Array.from(xr, (v) => Math.round(v * 3));
+  const xs = kind === 'random' ? Array.from(xr) : Array.from(xr, (v) => Math.round(v * 3) + 0); // + 0: no -0 (x * 1 + 0 is +0)
   const x = Tensor.from(encode(c.dtype, xs), [c.M, c.K], c.dtype);
   const xv = decode(c.dtype, encode(c.dtype, xs));
   const bv = c.bias ? decode(c.dtype, encode(c.dtype, Array.from(randn(c.N, seed + 2)))) : null;
@@ -131,16 +139,27 @@ function cloneStateTo(state: QuantState, device: string): QuantState {
   });
 }
 
+const CASES = cases();
+/** Inputs and the oracle's result per case, computed once and shared by every backend. */
+const oracle = new Map<number, { inp: Inputs; want: Tensor }>();
+function oracleCase(i: number): { inp: Inputs; want: Tensor } {
+  let hit = oracle.get(i);
+  if (!hit) {
+    const inp = inputs(CASES[i]!, 100 + i);
+    ORACLE.use();
+    hit = { inp, want: runOn('cpu', inp, false) };
+    oracle.set(i, hit);
+  }
+  return hit;
+}
+
 for (const be of BACKENDS) {
   describe(`4-bit matmul on ${be.name} against the cpu scalar oracle`, () => {
-    const list = cases();
     for (const K of KS) {
-      it(`all 54 shapes' K = ${K} cases (18 shapes, all 12 type/double-quant/dtype combinations)`, () => {
-        for (const [i, c] of list.entries()) {
+      it(`K = ${K}: its shapes of M x N, all 12 type/double-quant/dtype combinations`, () => {
+        for (const [i, c] of CASES.entries()) {
           if (c.K !== K) continue;
-          const inp = inputs(c, 100 + i);
-          ORACLE.use();
-          const want = runOn('cpu', inp, false);
+          const { inp, want } = oracleCase(i);
           be.use();
           const got = runOn(be.device, inp, false);
           expect(got.dtype, label(c)).toBe(c.dtype);
@@ -161,7 +180,10 @@ for (const be of BACKENDS) {
           for (const nested of [false, true]) {
             const pm: Case = { M: 3, K: 4160, N: 33, quantType, nested, dtype, blocksize: 4096, bias: false };
             const id: Case = { M: 2, K: 100, N: 100, quantType, nested, dtype, blocksize: 64, bias: false };
-            for (const [c, kind] of [[pm, 'pm1'], [id, 'identity']] as const) {
+            // Identity only without double quantization: an all-zero block is stored as code 0 with
+            // absmax 0, and its nested rebuild is not 0, so its weights are not zeros there.
+            const kinds = nested ? ([[pm, 'pm1']] as const) : ([[pm, 'pm1'], [id, 'identity']] as const);
+            for (const [c, kind] of kinds) {
               const inp = inputs(c, 7, kind);
               ORACLE.use();
               const want = runOn('cpu', inp, false);
