@@ -148,9 +148,9 @@ export function packageRoot(): string {
 
 let cached: NativeAddon | null = null;
 
-// LOWBIT_INT8_VNNI (a second switch beside the ISA ladder) is no longer read: one warning.
-function warnRetiredEnv(): void {
-  if (process.env.LOWBIT_INT8_VNNI === undefined) return;
+/** LOWBIT_INT8_VNNI (a second switch beside the ISA ladder) is no longer read: one warning at load. */
+export function warnRetiredEnv(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.LOWBIT_INT8_VNNI === undefined) return;
   process.emitWarning(
     'LOWBIT_INT8_VNNI is no longer read: the VNNI int8 kernels follow the ISA ladder. Use LOWBIT_CPU_ISA=avx2 ' +
       '(or setCpuIsa("avx2")) for the int8 GEMM without VNNI; this also turns off the other AVX-512 kernels.',
