@@ -4,7 +4,11 @@
  * side by side in one run with onnxruntime-node's MatMulInteger (u8s8 and s8s8),
  * DynamicQuantizeMatMul and float32 MatMul at the same thread count.
  *
- * Shapes: (K, N) = (4096, 4096), (4096, 11008), (11008, 4096); M = 1, 8, 128, 512.
+ * Shapes: (K, N) = (4096, 4096), (4096, 11008), (11008, 4096); M = 1, 8, 32, 128, 512.
+ * AMX rows: where the CPU has AMX-INT8 the lowbit rows above run on the tiles (auto picks them
+ * from M = 8 on) and an "[AMX-INT8]" row states it next to ORT; without AMX that row says
+ * "unmeasured, no AMX" (the AMX twins exist for tests and are never timed as if they were tiles).
+ * Linear8bitLt rows use the weight packed once in the layer (Int8Params), made during warm-up.
  * Forward variants: threshold 0, and threshold 6 on activations where 0.1% or 1% of the
  * columns hold outliers (|x| in [8, 12) in every row, as LLM outlier features do).
  *
@@ -105,14 +109,15 @@ export async function run(args: BenchArgs): Promise<void> {
   const flags = cpuFlags();
   const vnni = flags.includes('avx512_vnni') || flags.includes('avx_vnni');
   console.log(vnni
-    ? 'note: this CPU has VNNI (avx512_vnni/avx_vnni): ORT and lowbit (unless LOWBIT_INT8_VNNI=0) use vpdpbusd, so "% int8 peak" (the AVX2 roofline of the Zen 3 reference box) can exceed 100%.'
+    ? 'note: this CPU has VNNI (avx512_vnni/avx_vnni): ORT and lowbit (unless LOWBIT_CPU_ISA=avx2) use vpdpbusd, so "% int8 peak" (the AVX2 roofline of the Zen 3 reference box) can exceed 100%.'
     : 'note: no VNNI on this CPU: "% int8 peak" is against the AVX2 vpmaddubsw+vpmaddwd roofline.');
   const cpu = backendInfo().cpu;
-  const m8 = cpu.int8Amx === 'hardware' ? 'AMX-INT8 tiles' : process.env.LOWBIT_INT8_VNNI === '0' ? 'AVX2 (VNNI disabled)' : vnni ? 'AVX-512 VNNI tiles' : 'AVX2';
-  console.log(`lowbit int8 kernels: ${m8} from M = 8 on${cpu.amx ? '' : ` (no AMX: ${cpu.amxReason})`}`);
+  const m8 = cpu.int8Amx === 'hardware' ? 'AMX-INT8 tiles' : cpu.int8Amx === 'emulated' ? 'AMX twins (emulated: NOT a speed figure)' : cpu.int8Vnni ? 'AVX-512 VNNI tiles' : 'AVX2';
+  console.log(`lowbit int8 kernels (ISA ${cpu.isa}): ${m8} from M = 8 on, weight kept packed as '${cpu.int8WeightLayout}' by Linear8bitLt${cpu.amx ? '' : ` (no AMX: ${cpu.amxReason})`}`);
   const peak = MACHINE.int8PeakGops[threads] ?? MACHINE.int8PeakGops[2]!;
   const shapes: [number, number][] = args.shapes ?? (args.quick ? [[4096, 4096]] : [[4096, 4096], [4096, 11008], [11008, 4096]]);
-  const Ms = args.ms ?? (args.quick ? [1, 128] : [1, 8, 128, 512]);
+  const Ms = args.ms ?? (args.quick ? [1, 128] : [1, 8, 32, 128, 512]);
+  const amxTimed = cpu.int8Amx === 'hardware';
   const rows: Row[] = [];
   const summary: Row[] = [];
   const opts = { minTimeMs: args.quick ? 150 : 500, warmup: 1, minIters: 3, maxIters: 30 };
@@ -144,6 +149,11 @@ export async function run(args: BenchArgs): Promise<void> {
         for (let r = 0; r < R; r++) int8LinearMatmul(A, cbTensors[r]!);
       }, opts).medianMs / R;
       add('lowbit int8LinearMatmul', gemm, { exact: 'yes (tests)' });
+      // The AMX row: the rows above are the AMX tiles where the CPU has them (M >= 8), never the twins.
+      const amxRow = (op: string, ms: number) => amxTimed && M >= 8
+        ? add(`${op} [AMX-INT8]`, ms, { exact: 'yes (tests)' })
+        : rows.push({ 'K x N': `${K}x${N}`, M, op: `${op} [AMX-INT8]`, ms: amxTimed ? 'decode path (M < 8)' : 'unmeasured, no AMX', 'GOP/s': '', '% int8 peak': '', outliers: '', exact: '' });
+      amxRow('lowbit int8LinearMatmul', gemm);
       const row0 = Array.from(int8LinearMatmul(A, cbTensors[0]!).data.subarray(0, Math.min(N, 64)));
 
       // lowbit fused forward, float32 activations.
@@ -156,6 +166,7 @@ export async function run(args: BenchArgs): Promise<void> {
           for (const l of layers) l.forward(x);
         }, opts).medianMs / R;
         add(`lowbit Linear8bitLt.forward, ${label}`, fwd[label]!, { outliers: layers[0]!.outlierStats.lastOutlierColumns });
+        if (threshold === 0) amxRow('lowbit Linear8bitLt.forward, threshold 0', fwd[label]!);
         for (const l of layers) l.dispose(); // CB/SCB are shared views of cbs; dispose drops them
       }
 
@@ -198,7 +209,7 @@ export async function run(args: BenchArgs): Promise<void> {
   printTable(`LLM.int8(): int8 GEMM and Linear8bitLt forward vs onnxruntime-node, ${threads} threads (int8 peak ${peak} GOP/s)`, rows);
   const h2h = await headToHead(args, shapes);
   printTable('Ratios (>1x: lowbit faster; targets: GEMM at M=512 faster than MatMulInteger; t6(0.1%)/t0 <= 1.15; M=1 forward faster than fp32 MatMul)', summary);
-  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, cpuHasAmx: cpu.amx, int8Amx: cpu.int8Amx, vnniDisabled: process.env.LOWBIT_INT8_VNNI === '0', rows, summary, headToHead: h2h }, args);
+  const path = writeResults('int8', { threads, shapes: args.shapes, ms: args.ms, cpuHasVnni: vnni, cpuHasAmx: cpu.amx, int8Amx: cpu.int8Amx, amxRows: amxTimed ? 'measured on AMX-INT8 tiles' : 'unmeasured, no AMX', isa: cpu.isa, int8WeightLayout: cpu.int8WeightLayout, rows, summary, headToHead: h2h }, args);
   console.log(`\nwrote ${path}`);
 }
 

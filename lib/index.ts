@@ -14,7 +14,12 @@ export { tensor } from './core/factory.js';
 
 export * from './core/quant-state.js';
 export * from './functional/quant.js';
-export * from './functional/int8.js';
+// int8.ts also holds internals of Linear8bitLt's packed weight: the public ops are listed.
+export {
+  INT8_MAX_K, int8VectorwiseQuant, int8LinearMatmul, int8LinearMatmulAsync, int8MmDequant, int8ScaledMm, int8MixedScaledMm,
+  int8LinearForward, int8LinearForwardAsync,
+  type Int8VectorwiseQuantResult, type Int8Options, type Int8MmDequantOptions, type Int8LinearForwardOptions, type Int8LinearForwardResult,
+} from './functional/int8.js';
 export * from './nn/linear-4bit.js';
 export * from './nn/linear-8bit-lt.js';
 export * from './io/state-dict-4bit.js';

@@ -142,11 +142,12 @@ const CPU_ISAS: readonly CpuIsa[] = ['scalar', 'avx2', 'avx512', 'amx', 'amx-emu
 
 /**
  * Chooses the CPU kernel path: 'auto' (the best the CPU has), 'scalar', 'avx2' (needs
- * AVX2+FMA+F16C), 'avx512' (also AVX512F+AVX512VL; it adds its own kernels where they pay off
- * and runs the AVX2 ones elsewhere) or 'amx' (also AMX-TILE+AMX-INT8 enabled by the OS: the int8
- * GEMM on tiles). 'amx-emulated' runs the AMX kernels on their C++ twins, on any CPU, with the best
+ * AVX2+FMA+F16C), 'avx512' (also AVX512F+AVX512VL; it adds its own kernels where they pay off,
+ * the AVX-512 VNNI int8 kernels when the CPU has VNNI, and runs the AVX2 ones elsewhere) or
+ * 'amx' (also AMX-TILE+AMX-INT8 enabled by the OS: the int8 GEMM on tiles). 'amx-emulated' runs the AMX kernels on their C++ twins, on any CPU, with the best
  * other level for everything else. Every path gives identical results; this exists for testing
- * and benchmarking. Returns the path now active.
+ * and benchmarking. Returns the path now active. This one ladder (also LOWBIT_CPU_ISA) is the only
+ * switch: the old LOWBIT_INT8_VNNI is no longer read (use 'avx2' for the int8 GEMM without VNNI).
  */
 export function setCpuIsa(isa: 'auto' | CpuIsa): CpuIsa {
   if (isa !== 'auto' && !CPU_ISAS.includes(isa)) {

@@ -41,7 +41,10 @@ export interface NativeBackendInfo {
     /** Why `amx` is false ('' when it is true). */
     amxReason: string;
     isa: CpuIsa;
+    /** The AVX-512 VNNI tiles of the int8 GEMM run (the CPU has VNNI and the ISA is 'avx512' or above). */
     int8Vnni: boolean;
+    /** The tile layout Linear8bitLt keeps its int8 weight in for M >= 8 ('row-major': none kept). */
+    int8WeightLayout: 'amx' | 'vnni' | 'row-major';
     /** How the int8 GEMM's AMX tiles run now: on the hardware, on their C++ twins, or not at all. */
     int8Amx: 'hardware' | 'emulated' | 'off';
     threads: number;
@@ -75,6 +78,7 @@ export const CPU_OPS = [
   'int8MmDequant',
   'int8MixedScaledMm',
   'int8LinearForward',
+  'int8PackWeight',
 ] as const;
 
 /** Ops with a CUDA kernel (registered only in builds with CUDA, real or emulated). */
@@ -115,6 +119,11 @@ export interface NativeAddon {
   /** Best GB/s over `repeats` parallel streaming reads of `buffer` (benchmarks' DRAM reference). */
   measureReadBandwidth(buffer: Uint8Array, repeats: number): number;
   setCpuIsa(name: 'auto' | CpuIsa): CpuIsa;
+  /**
+   * The int8 weight layout the active ISA's GEMM reads from `minRows` activation rows on
+   * (0 row-major, 1 VNNI, 2 AMX) and the bytes of an [N, K] weight packed in it.
+   */
+  int8WeightLayout(options: { N: number; K: number }): { layout: number; name: string; bytes: number; minRows: number };
   setErrorConstructor(ctor: typeof LowbitError): void;
   readonly DeviceBuffer: abstract new (...args: never[]) => DeviceBuffer;
   readonly cpu: Record<string, NativeOp | NativeAsyncOp>;
@@ -139,6 +148,16 @@ export function packageRoot(): string {
 }
 
 let cached: NativeAddon | null = null;
+
+/** LOWBIT_INT8_VNNI (a second switch beside the ISA ladder) is no longer read: one warning at load. */
+export function warnRetiredEnv(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.LOWBIT_INT8_VNNI === undefined) return;
+  process.emitWarning(
+    'LOWBIT_INT8_VNNI is no longer read: the VNNI int8 kernels follow the ISA ladder. Use LOWBIT_CPU_ISA=avx2 ' +
+      '(or setCpuIsa("avx2")) for the int8 GEMM without VNNI; this also turns off the other AVX-512 kernels.',
+    { type: 'DeprecationWarning', code: 'LOWBIT_DEP_INT8_VNNI' },
+  );
+}
 
 /** Loads (once) and returns the native addon. */
 export function nativeAddon(): NativeAddon {
@@ -170,6 +189,7 @@ export function nativeAddon(): NativeAddon {
     );
   }
   addon.setErrorConstructor(LowbitError);
+  warnRetiredEnv();
   cached = addon;
   return addon;
 }

@@ -21,6 +21,7 @@ import { DTYPE_CODE, FLOAT_DTYPES, type FloatDType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
 import { assertBoolean, assertDType, assertShape, assertSameDevice, toTensor, type TensorInput } from '../core/validate.js';
 import { backendFor } from '../backend/backend.js';
+import { nativeAddon } from '../backend/native.js';
 
 /** Largest K with exact int32 accumulation for any int8 operands: 131071·128·128 < 2^31. */
 export const INT8_MAX_K = 131071;
@@ -294,7 +295,17 @@ export interface Int8LinearForwardResult {
   outlierColumns: number;
 }
 
-function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, op: string) {
+/**
+ * Internal (Linear8bitLt): CB packed once in the tile layout of the active ISA's GEMM
+ * (Int8Params.packedWeight). The native op reads it only while that layout is still the one the
+ * GEMM reads, else it packs CB per call: the same bits either way.
+ */
+export interface PackedInt8Weight {
+  data: Tensor;
+  layout: number;
+}
+
+function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, op: string, packed?: PackedInt8Weight | null) {
   const a = toTensor(x, op, 'x');
   assertDType(a, FLOAT_DTYPES, op, 'x');
   const cb = toTensor(CB, op, 'CB');
@@ -319,6 +330,8 @@ function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: In
   const args = {
     x: a, xDtype: DTYPE_CODE[a.dtype], cb, scb, M, N, K, threshold, bnbCompat, out, outlierCount: count,
     ...(b ? { bias: b, biasDtype: DTYPE_CODE[b.dtype] } : {}),
+    // A copy replaced meanwhile (setCpuIsa, a new weight) is skipped: CB is then packed per call.
+    ...(packed && be.kind === 'cpu' && !packed.data.disposed ? { packed: packed.data, packedLayout: packed.layout } : {}),
   };
   return { be, out, count, args };
 }
@@ -333,7 +346,12 @@ function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: In
  * @throws LowbitError LOWBIT_E_DTYPE, LOWBIT_E_SHAPE (in_features mismatch), LOWBIT_E_ARGUMENT (threshold)
  */
 export function int8LinearForward(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts?: Int8LinearForwardOptions): Int8LinearForwardResult {
-  const { be, out, count, args } = forwardArgs(x, CB, SCB, opts, 'int8LinearForward');
+  return int8LinearForwardPacked(x, CB, SCB, opts, null);
+}
+
+/** Internal: {@link int8LinearForward} with CB's packed copy (Linear8bitLt). */
+export function int8LinearForwardPacked(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, packed: PackedInt8Weight | null): Int8LinearForwardResult {
+  const { be, out, count, args } = forwardArgs(x, CB, SCB, opts, 'int8LinearForward', packed);
   if (out.numel > 0) be.run('int8LinearForward', args);
   const outlierColumns = (count.toTypedArray() as Int32Array)[0]!;
   count.dispose();
@@ -342,9 +360,47 @@ export function int8LinearForward(x: TensorInput, CB: TensorInput, SCB: TensorIn
 
 /** Async twin of {@link int8LinearForward} (runs on the libuv pool). */
 export async function int8LinearForwardAsync(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts?: Int8LinearForwardOptions): Promise<Int8LinearForwardResult> {
-  const { be, out, count, args } = forwardArgs(x, CB, SCB, opts, 'int8LinearForward');
+  return int8LinearForwardPackedAsync(x, CB, SCB, opts, null);
+}
+
+/** Internal: async twin of {@link int8LinearForwardPacked}. */
+export async function int8LinearForwardPackedAsync(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, packed: PackedInt8Weight | null): Promise<Int8LinearForwardResult> {
+  const { be, out, count, args } = forwardArgs(x, CB, SCB, opts, 'int8LinearForward', packed);
   if (out.numel > 0) await be.runAsync('int8LinearForward', args);
   const outlierColumns = (count.toTypedArray() as Int32Array)[0]!;
   count.dispose();
   return { out, outlierColumns };
+}
+
+function packArgs(CB: Tensor) {
+  const [N, K] = CB.shape as [number, number];
+  const info = nativeAddon().int8WeightLayout({ N, K });
+  if (info.layout === 0) return null;
+  const be = backendFor(CB);
+  const data = be.empty([info.bytes], 'uint8');
+  return { be, packed: { data, layout: info.layout }, args: { cb: CB, N, K, layout: info.layout, out: data } };
+}
+
+/**
+ * Internal (Int8Params): CB [N, K] (CPU, int8) packed in the tile layout the active ISA's GEMM
+ * reads, or null when that GEMM reads CB as it is (AVX2, scalar).
+ */
+export function int8PackWeight(CB: Tensor): PackedInt8Weight | null {
+  const a = packArgs(CB);
+  if (!a) return null;
+  a.be.run('int8PackWeight', a.args);
+  return a.packed;
+}
+
+/** Internal: async twin of {@link int8PackWeight} (packs on the libuv pool). */
+export async function int8PackWeightAsync(CB: Tensor): Promise<PackedInt8Weight | null> {
+  const a = packArgs(CB);
+  if (!a) return null;
+  await a.be.runAsync('int8PackWeight', a.args);
+  return a.packed;
+}
+
+/** Internal: the layout code the active ISA's GEMM reads and from how many activation rows. */
+export function int8WeightLayout(N: number, K: number): { layout: number; minRows: number } {
+  return nativeAddon().int8WeightLayout({ N, K });
 }

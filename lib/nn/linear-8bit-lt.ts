@@ -19,7 +19,10 @@ import { parseDevice, type DeviceLike } from '../core/device.js';
 import { Tensor } from '../core/tensor.js';
 import { assertBoolean, assertDType, assertInt, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
-import { int8LinearForward, int8LinearForwardAsync, int8VectorwiseQuant, INT8_MAX_K, type Int8LinearForwardResult } from '../functional/int8.js';
+import {
+  int8LinearForwardPacked, int8LinearForwardPackedAsync, int8PackWeight, int8PackWeightAsync, int8VectorwiseQuant, int8WeightLayout, INT8_MAX_K,
+  type Int8LinearForwardResult, type PackedInt8Weight,
+} from '../functional/int8.js';
 import { Module } from './module.js';
 
 export interface Int8ParamsOptions {
@@ -32,6 +35,13 @@ export interface Int8ParamsOptions {
 /**
  * The int8 weight of a Linear8bitLt: `CB` (int8 [out, in]) and `SCB` (float32 [out], the
  * absmax of each weight row), so that `W ≈ CB·SCB[:, None]/127`.
+ *
+ * On the CPU it also keeps CB packed in the tile layout of the int8 GEMM the active ISA runs
+ * from 8 activation rows on (AVX-512 VNNI or AMX; `backendInfo().cpu.int8WeightLayout`), made
+ * on the first such forward and reused by every later one instead of packing per call. It is
+ * dropped when CB changes (setFloat, setQuantized, to, dispose) and remade when setCpuIsa
+ * switches to a GEMM with another layout. CB itself is what the state dict writes; treat it as
+ * read-only while the layer uses it (in-place writes would not reach the packed copy).
  */
 export class Int8Params {
   readonly hasFp16Weights: boolean;
@@ -39,6 +49,8 @@ export class Int8Params {
   #data: Tensor | null = null;
   #CB: Tensor | null = null;
   #SCB: Tensor | null = null;
+  #packed: PackedInt8Weight | null = null;
+  #packing: Promise<PackedInt8Weight | null> | null = null;
 
   constructor(opts: Int8ParamsOptions = {}, op = 'Int8Params') {
     this.hasFp16Weights = assertBoolean(opts.hasFp16Weights ?? true, op, 'hasFp16Weights');
@@ -112,9 +124,52 @@ export class Int8Params {
     return this.#data;
   }
 
-  /** Bytes of CB plus SCB (the quantized weight as stored). */
+  /** Bytes of CB plus SCB (the quantized weight as stored) plus the packed copy of CB, if one is held. */
   bytes(): number {
-    return this.CB.byteLength + this.SCB.byteLength;
+    return this.CB.byteLength + this.SCB.byteLength + (this.#packed?.data.byteLength ?? 0);
+  }
+
+  /**
+   * Internal (Linear8bitLt.forward): CB packed for the GEMM that `rows` activation rows will run
+   * on now, packing it on first use; null when that GEMM reads CB as it is (decode rows, the
+   * AVX2 and scalar paths, CUDA).
+   */
+  packedWeight(rows: number): PackedInt8Weight | null {
+    const want = this.#wantedLayout(rows);
+    if (want === null) return null;
+    if (this.#packed?.layout !== want) this.#setPacked(int8PackWeight(this.CB));
+    return this.#packed;
+  }
+
+  /** Internal: async twin of packedWeight (packs on the libuv pool; concurrent calls share one packing). */
+  async packedWeightAsync(rows: number): Promise<PackedInt8Weight | null> {
+    const want = this.#wantedLayout(rows);
+    if (want === null) return null;
+    if (this.#packed?.layout === want) return this.#packed;
+    const CB = this.CB;
+    const packing = (this.#packing ??= int8PackWeightAsync(CB).finally(() => {
+      this.#packing = null;
+    }));
+    const packed = await packing;
+    // Installed only if CB is still the weight it was made from (setQuantized may have run meanwhile).
+    if (this.#CB === CB && packed && packed !== this.#packed) this.#setPacked(packed);
+    return packed;
+  }
+
+  #wantedLayout(rows: number): number | null {
+    const CB = this.CB;
+    if (CB.device !== 'cpu') return null;
+    const { layout, minRows } = int8WeightLayout(CB.shape[0]!, CB.shape[1]!);
+    if (layout === 0) {
+      this.#setPacked(null); // a GEMM without tiles now (setCpuIsa): the copy is dead weight
+      return null;
+    }
+    return rows >= minRows ? layout : null;
+  }
+
+  #setPacked(p: PackedInt8Weight | null): void {
+    if (this.#packed && this.#packed !== p) this.#packed.data.dispose();
+    this.#packed = p;
   }
 
   /**
@@ -129,6 +184,7 @@ export class Int8Params {
       t.dispose();
       return moved;
     };
+    if (this.device !== target) this.#setPacked(null);
     this.#data = move(this.#data);
     this.#CB = move(this.#CB);
     this.#SCB = move(this.#SCB);
@@ -140,6 +196,7 @@ export class Int8Params {
   }
 
   #release(): void {
+    this.#setPacked(null);
     this.#data = null;
     this.#CB?.dispose();
     this.#SCB?.dispose();
@@ -288,13 +345,16 @@ export class Linear8bitLt extends Module {
   /** y = x · Wᵀ + b through the fused LLM.int8() forward; [..., in] -> [..., out], dtype of x. */
   forward(x: TensorInput): Tensor {
     const { t, opts } = this.#args(x, 'Linear8bitLt.forward');
-    return this.#record(int8LinearForward(t, this.weight.CB, this.weight.SCB, opts));
+    const packed = this.weight.packedWeight(t.numel / this.inFeatures);
+    return this.#record(int8LinearForwardPacked(t, this.weight.CB, this.weight.SCB, opts, packed));
   }
 
   /** Async twin of forward (runs on the libuv pool, keeps the event loop free). */
   override async forwardAsync(x: TensorInput): Promise<Tensor> {
     const { t, opts } = this.#args(x, 'Linear8bitLt.forwardAsync');
-    return this.#record(await int8LinearForwardAsync(t, this.weight.CB, this.weight.SCB, opts));
+    const packed = await this.weight.packedWeightAsync(t.numel / this.inFeatures);
+    this.#check('Linear8bitLt.forwardAsync');
+    return this.#record(await int8LinearForwardPackedAsync(t, this.weight.CB, this.weight.SCB, opts, packed));
   }
 
   /**
@@ -315,7 +375,7 @@ export class Linear8bitLt extends Module {
     return this;
   }
 
-  /** Bytes of the quantized weight: CB (int8) plus SCB (float32). */
+  /** Bytes of the quantized weight: CB (int8) plus SCB (float32), plus CB's packed copy once one is made (Int8Params). */
   weightBytes(): number {
     this.#check('Linear8bitLt.weightBytes');
     return this.weight.bytes();

@@ -2,16 +2,19 @@
 // thread count and CPU path control, and the numeric tables.
 #include <string>
 
+#include "cpu/int8_packed.h"
 #include "addon_data.h"
 #include "binding.h"
 #include "cpu/cpu_features.h"
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
 #include "cpu/avx2/int8_gemm_vnni.h"
+#include "cpu/int8_packed.h"
 #endif
 #include "cpu/memory_probe.h"
 #include "cpu/parallel.h"
 #include "device_buffer.h"
 #include "lowbit/codebooks.h"
+#include "lowbit/int8_validate.h"
 #include "lowbit/half.h"
 #include "lowbit/cuda_api.h"
 #include "lowbit/ops_convert.h"
@@ -48,8 +51,10 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   cpu.Set("amx", lb::cpu::cpu_supports_amx());
   cpu.Set("int8Amx", amx == lb::cpu::AmxMode::Hardware ? "hardware" : amx == lb::cpu::AmxMode::Twin ? "emulated" : "off");
   cpu.Set("amxReason", lb::cpu::amx_unavailable_reason());
+  // The tile layout Linear8bitLt keeps its weight in for the M >= 8 GEMM ("amx", "vnni" or "row-major").
+  cpu.Set("int8WeightLayout", lb::cpu::int8_weight_layout_name(lb::cpu::int8_weight_layout()));
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-  // AVX-512 VNNI tiles of the int8 GEMM (an extra step above AVX2; LOWBIT_INT8_VNNI=0 turns it off).
+  // AVX-512 VNNI tiles of the int8 GEMM: on from the 'avx512' level of the ladder when the CPU has VNNI.
   cpu.Set("int8Vnni", lb::cpu::has_avx2_kernels(lb::cpu::active_isa()) && lb::cpu::avx2::int8_vnni_available());
 #else
   cpu.Set("int8Vnni", false);
@@ -105,6 +110,22 @@ Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
   const int n = info[0].As<Napi::Number>().Int32Value();
   lb::cpu::set_num_threads(n);
   return Napi::Number::New(info.Env(), lb::cpu::num_threads());
+}
+
+// int8WeightLayout({ N, K }) -> { layout: 0 | 1 | 2, name, bytes, minRows }: the layout the tiled
+// GEMM of the active ISA reads from minRows activation rows on, and the bytes of a [N, K] weight
+// packed in it (0 for row-major).
+Napi::Value weight_layout(const Napi::CallbackInfo& info) {
+  const char* op = "int8WeightLayout";
+  const Napi::Object o = options_arg(info, op);
+  const int64_t N = get_int(o, "N", op, 0, kInt8MaxDim), K = get_int(o, "K", op, 1, kInt8MaxK);
+  const cpu::Int8WeightLayout layout = cpu::int8_weight_layout();
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("layout", static_cast<int32_t>(layout));
+  r.Set("name", cpu::int8_weight_layout_name(layout));
+  r.Set("bytes", static_cast<double>(cpu::int8_packed_bytes(layout, N, K)));
+  r.Set("minRows", static_cast<double>(cpu::int8_tiled_min_rows(layout)));
+  return r;
 }
 
 Napi::Value set_cpu_isa(const Napi::CallbackInfo& info) {
@@ -174,6 +195,7 @@ void register_core(Napi::Env env, Napi::Object exports, Napi::Object cpu, Napi::
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
   exports.Set("measureReadBandwidth", Napi::Function::New(env, measure_read_bandwidth, "measureReadBandwidth"));
   exports.Set("setCpuIsa", Napi::Function::New(env, set_cpu_isa, "setCpuIsa"));
+  exports.Set("int8WeightLayout", Napi::Function::New(env, weight_layout, "int8WeightLayout"));
   exports.Set("setErrorConstructor", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsFunction()) {
       throw_error(info.Env(), "LOWBIT_E_ARGUMENT", "setErrorConstructor expects a constructor function");

@@ -1,11 +1,13 @@
 // LLM.int8() CPU dispatch: blocking, threading and the scalar/AVX2 choice.
 //
 // Blocking of C = A·Bᵀ (A = activations [M, K], B = weight [N, K], both row-major):
-//  - threads split N into blocks of weight rows sized so that one block (kBlockBytes of
+//  - threads split N into blocks of weight rows sized so that one block (kInt8BlockBytes of
 //    weight, or of packed weight per K chunk) stays in the per-core L2;
 //  - M >= kPackedMinRows (AVX2): A is packed once per call into 4-row int16 panels, each task
 //    packs its weight block per K chunk (kPackedKChunk) into 2-row panels and runs the 4x2
 //    register-tile kernel over them; partial sums accumulate in a per-task int32 tile;
+//  - M >= 8 with AVX-512 VNNI or AMX tiles: the same, with the weight panels of those kernels;
+//    a weight packed once and kept with the layer (int8_packed.h) replaces the per-call packing;
 //  - M < kPackedMinRows (decode) or the scalar path: the weight streams unpacked from CB;
 //  - after the last K chunk the epilogue (dequant, bias, outlier sum, output rounding) runs
 //    over the block's M x nb int32 tile while it is still in cache: the "one pass over each
@@ -28,22 +30,14 @@
 #include "avx2/int8_gemm_vnni.h"
 #endif
 #include "amx/int8_gemm_amx.h"
+#include "int8_blocking.h"
+#include "int8_packed.h"
 
 namespace lb::cpu {
 
 using namespace lb::int8_detail;
 
 namespace {
-
-constexpr int64_t kBlockBytes = 192 * 1024;  // weight bytes per block (L2 is 512 KiB per core here)
-constexpr int64_t kPackedKChunk = 1024;  // K chunk (multiple of 16): a packed 4-row int16 A tile chunk is 8 KiB (L1)
-constexpr int64_t kVnniKChunk = 2048;    // K chunk of the VNNI path (multiple of 4): an 8-row A tile is 16 KiB
-constexpr int64_t kVnniPackedMinRows = 8;  // VNNI: below this the in-place decode tiles beat packing (bench)
-constexpr int64_t kPackedMinRows = 4;     // below this (decode), the weight streams unpacked
-constexpr int64_t kAmxKChunk = 2048;      // K chunk of the AMX path (multiple of 64): a 32-row A slice is 64 KiB
-// AMX from 8 rows on, like the VNNI tiles: the weight is packed per call, which a decode step
-// (M = 1, the weight read once) cannot amortise. Not measured: no AMX machine was at hand.
-constexpr int64_t kAmxMinRows = 8;
 
 // ---- scalar twins of the AVX2 kernels --------------------------------------------------
 void gemm_block_scalar(const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t rows, int64_t cols,
@@ -99,8 +93,14 @@ struct Kernels {
   void (*mark_outliers)(const float*, int64_t, float, uint8_t*);
   void (*widen)(const void*, DType, bool, int64_t, float*);
   bool packed;  // AVX2: use the packed path for M >= kPackedMinRows
-  bool vnni;    // ... with AVX-512 VNNI tiles when the CPU has them (LOWBIT_INT8_VNNI=0 disables)
+  bool vnni;    // ... with AVX-512 VNNI tiles when the CPU has them and the ladder is at avx512 or above
   AmxMode amx;  // AMX tiles for M >= kAmxMinRows: on the hardware, on their twins, or off
+};
+
+// A weight packed once (int8_packed.h), or none: the tiled paths then pack per call.
+struct PackedWeight {
+  const uint8_t* data;
+  Int8WeightLayout layout;
 };
 
 Kernels select_kernels() {
@@ -192,7 +192,7 @@ void run_gemm_packed(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, 
     avx2::int8_pack_a(a_in + r0 * K, K, r1 - r0, K, ap.data() + t0 * kPackRowsA * kp);
   });
   const int64_t kc = std::min(kp, kPackedKChunk);
-  const int64_t nb = std::max<int64_t>(2 * kPackRowsB, (kBlockBytes / kc) & ~int64_t(2 * kPackRowsB - 1));
+  const int64_t nb = std::max<int64_t>(2 * kPackRowsB, (kInt8BlockBytes / kc) & ~int64_t(2 * kPackRowsB - 1));
   const int64_t num_blocks = (N + nb - 1) / nb;
   parallel_for(num_blocks, 1, [&](int64_t blk0, int64_t blk1) {
     std::vector<int8_t> bp(nb * kc);
@@ -218,10 +218,9 @@ void run_gemm_packed(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, 
 // (zero padded to a multiple of 4 bytes per row), each task packs its weight block per K
 // chunk into 32-row u8 panels, and the per-chunk row sums of A undo the +128 weight offset.
 void run_gemm_vnni(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t K, int32_t* c_out,
-                   const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr) {
-  using avx2::kVnniCols;
-  const int64_t kp = (K + 3) & ~int64_t(3);
-  const int64_t kc = std::min(kp, kVnniKChunk);
+                   const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr, const uint8_t* packed) {
+  const TileBlocking t = vnni_blocking(K);
+  const int64_t kp = t.kp, kc = t.kc, nb = t.nb;
   const int64_t chunks = (K + kc - 1) / kc;
   std::vector<int8_t> ap(M * kp, 0);
   std::vector<int32_t> row_sums(chunks * M);
@@ -235,10 +234,9 @@ void run_gemm_vnni(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, in
       }
     }
   });
-  const int64_t nb = std::max<int64_t>(kVnniCols, (kBlockBytes / kc) & ~int64_t(kVnniCols - 1));
   const int64_t num_blocks = (N + nb - 1) / nb;
   parallel_for(num_blocks, 1, [&](int64_t blk0, int64_t blk1) {
-    std::vector<uint8_t> bp(nb * kc);
+    std::vector<uint8_t> bp(packed ? 0 : nb * kc);
     std::vector<int32_t> tile(epi ? M * nb : 0);
     std::vector<float> wo_block(ow ? ow->count * nb : 0);
     for (int64_t blk = blk0; blk < blk1; ++blk) {
@@ -247,8 +245,10 @@ void run_gemm_vnni(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, in
       const int64_t ldc = epi ? nb : N;
       for (int64_t ch = 0; ch < chunks; ++ch) {
         const int64_t k0 = ch * kc, k1 = std::min(K, k0 + kc);
-        avx2::int8_vnni_pack_b(b + n0 * K, K, width, k0, k1, bp.data());
-        avx2::int8_vnni_gemm(ap.data() + k0, kp, M, bp.data(), width, (k1 - k0 + 3) / 4, row_sums.data() + ch * M, c,
+        const uint8_t* panel = bp.data();
+        if (packed) panel = packed + int8_packed_offset(Int8WeightLayout::Vnni, K, n0, width, k0);
+        else avx2::int8_vnni_pack_b(b + n0 * K, K, width, k0, k1, bp.data());
+        avx2::int8_vnni_gemm(ap.data() + k0, kp, M, panel, width, (k1 - k0 + 3) / 4, row_sums.data() + ch * M, c,
                              ldc, ch > 0);
       }
       if (epi) run_epilogue(*epi, ow, K, M, n0, n1, c, ldc, wo_block, kr);
@@ -261,19 +261,18 @@ void run_gemm_vnni(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, in
 // 4-byte column groups and accumulates into an int32 scratch tile of [Mp, widthp], whose [M, width]
 // corner then goes through the same epilogue as the other paths.
 void run_gemm_amx(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t K, int32_t* c_out,
-                  const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr) {
+                  const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr, const uint8_t* packed) {
   using amx::round_up;
   const auto gemm_chunk = kr.amx == AmxMode::Hardware ? amx::gemm_chunk_hardware : amx::gemm_chunk_twin;
-  const int64_t kp = round_up(K, amx::kAmxKAlign), mp = round_up(M, amx::kAmxRowAlign);
-  const int64_t kc = std::min(kp, kAmxKChunk);
+  const TileBlocking t = amx_blocking(K);
+  const int64_t kp = t.kp, kc = t.kc, nb = t.nb, mp = round_up(M, amx::kAmxRowAlign);
   std::vector<int8_t> ap(mp * kp, 0);
   parallel_for(M, std::max<int64_t>(1, 65536 / kp), [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) std::memcpy(ap.data() + m * kp, a_in + m * K, K);
   });
-  const int64_t nb = std::max<int64_t>(amx::kAmxColAlign, (kBlockBytes / kc) & ~int64_t(amx::kAmxColAlign - 1));
   const int64_t num_blocks = (N + nb - 1) / nb;
   parallel_for(num_blocks, 1, [&](int64_t blk0, int64_t blk1) {
-    std::vector<int8_t> bp(amx::packed_b_bytes(nb, kc));
+    std::vector<int8_t> bp(packed ? 0 : amx::packed_b_bytes(nb, kc));
     std::vector<int32_t> scratch(mp * nb);
     std::vector<int32_t> tile(epi ? M * nb : 0);
     std::vector<float> wo_block(ow ? ow->count * nb : 0);
@@ -282,8 +281,10 @@ void run_gemm_amx(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int
       const int64_t widthp = round_up(width, amx::kAmxColAlign);
       for (int64_t k0 = 0; k0 < K; k0 += kc) {
         const int64_t k1 = std::min(K, k0 + kc);
-        amx::pack_b(b + n0 * K, K, width, k0, k1, bp.data());
-        gemm_chunk(ap.data() + k0, kp, mp, bp.data(), widthp, (k1 - k0 + amx::kAmxKAlign - 1) / amx::kAmxKAlign,
+        const int8_t* panel = bp.data();
+        if (packed) panel = reinterpret_cast<const int8_t*>(packed + int8_packed_offset(Int8WeightLayout::Amx, K, n0, width, k0));
+        else amx::pack_b(b + n0 * K, K, width, k0, k1, bp.data());
+        gemm_chunk(ap.data() + k0, kp, mp, panel, widthp, (k1 - k0 + amx::kAmxKAlign - 1) / amx::kAmxKAlign,
                    scratch.data(), widthp, k0 > 0);
       }
       int32_t* c = epi ? tile.data() : c_out + n0;
@@ -295,16 +296,19 @@ void run_gemm_amx(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int
 }
 
 // With `epi` null, writes int32 C to c_out [M, N]; otherwise runs the epilogue per block.
+// `pw` (may be null) is the weight packed once; read only when its layout is the one the
+// chosen tiled path reads.
 void run_gemm(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t K, int32_t* c_out,
-              const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr) {
+              const Epilogue* epi, const OutlierWeights* ow, const Kernels& kr, const PackedWeight* pw = nullptr) {
   if (M == 0 || N == 0) return;
+  const auto packed_as = [pw](Int8WeightLayout l) { return pw && pw->data && pw->layout == l ? pw->data : nullptr; };
   if (kr.amx != AmxMode::Off && M >= kAmxMinRows) {
-    run_gemm_amx(a_in, b, M, N, K, c_out, epi, ow, kr);
+    run_gemm_amx(a_in, b, M, N, K, c_out, epi, ow, kr, packed_as(Int8WeightLayout::Amx));
     return;
   }
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
   if (kr.vnni && M >= kVnniPackedMinRows) {
-    run_gemm_vnni(a_in, b, M, N, K, c_out, epi, ow, kr);
+    run_gemm_vnni(a_in, b, M, N, K, c_out, epi, ow, kr, packed_as(Int8WeightLayout::Vnni));
     return;
   }
   if (kr.packed && !kr.vnni && M >= kPackedMinRows) {
@@ -321,7 +325,7 @@ void run_gemm(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t
     else a16[i] = a_in[i];
   }
   const int16_t* a = a16.data();
-  const int64_t nb = std::max<int64_t>(8, (kBlockBytes / K) & ~int64_t(7));
+  const int64_t nb = std::max<int64_t>(8, (kInt8BlockBytes / K) & ~int64_t(7));
   const int64_t num_blocks = (N + nb - 1) / nb;
   parallel_for(num_blocks, 1, [&](int64_t blk0, int64_t blk1) {
     std::vector<int32_t> tile(epi ? M * nb : 0);
@@ -347,14 +351,14 @@ std::vector<float> widen_bias(const void* bias, DType t, int64_t n) {
   return v;
 }
 
-Status mixed(const Int8MixedScaledMmParams& p, const Kernels& kr) {
+Status mixed(const Int8MixedScaledMmParams& p, const Kernels& kr, const PackedWeight* pw = nullptr) {
   const std::vector<float> bias = widen_bias(p.bias, p.bias_dtype, p.N);
   std::vector<float> xo(p.M * p.num_outliers);
   gather_outlier_x(p.x, p.x_dtype, p.M, p.K, p.outlier_cols, p.num_outliers, xo.data());
   const Epilogue e{p.row_stats, p.scb, p.bias ? bias.data() : nullptr, p.bias_dtype == DType::F16, p.bnb_compat,
                    p.N, p.x_dtype, p.out, p.num_outliers, xo.data(), nullptr, 0, 0};
   const OutlierWeights ow{p.cb, p.scb, p.outlier_cols, p.num_outliers};
-  run_gemm(p.ca, p.cb, p.M, p.N, p.K, nullptr, &e, &ow, kr);
+  run_gemm(p.ca, p.cb, p.M, p.N, p.K, nullptr, &e, &ow, kr, pw);
   return Status::ok();
 }
 
@@ -389,6 +393,11 @@ Status int8_mixed_scaled_mm(const Int8MixedScaledMmParams& p) {
 }
 
 Status int8_linear_forward(const Int8LinearForwardParams& p) {
+  return int8_linear_forward_packed(Int8LinearForwardPackedParams{p, nullptr, Int8WeightLayout::RowMajor});
+}
+
+Status int8_linear_forward_packed(const Int8LinearForwardPackedParams& pp) {
+  const Int8LinearForwardParams& p = pp.forward;
   LB_RETURN_IF_ERROR(validate(p));
   const Kernels kr = select_kernels();
   std::vector<int8_t> ca(p.M * p.K);
@@ -399,9 +408,10 @@ Status int8_linear_forward(const Int8LinearForwardParams& p) {
                                                         ca.data(), stats.data(), cols.data(), &count},
                               kr));
   if (p.outlier_count) *p.outlier_count = count;
+  const PackedWeight pw{pp.packed, pp.layout};
   return mixed(Int8MixedScaledMmParams{p.x, p.x_dtype, ca.data(), stats.data(), p.cb, p.scb, p.M, p.N, p.K,
                                        cols.data(), count, p.bias, p.bias_dtype, p.bnb_compat, p.out},
-               kr);
+               kr, &pw);
 }
 
 }  // namespace lb::cpu

@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { backendInfo } from '../../lib/index.js';
+import { warnRetiredEnv } from '../../lib/backend/native.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -80,5 +81,21 @@ describe('environment variables (read when the addon loads)', () => {
     expect(asleep.hash).toBe(spinning.hash);
     expect(asleep.idleCpuMs).toBeLessThan(20);
     expect(spinning.idleCpuMs).toBeGreaterThan(20);
+  });
+});
+
+describe('retired variables', () => {
+  it('LOWBIT_INT8_VNNI is no longer read: a deprecation warning names its replacement (LOWBIT_CPU_ISA)', () => {
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      warnRetiredEnv({});
+      expect(spy).not.toHaveBeenCalled();
+      warnRetiredEnv({ LOWBIT_INT8_VNNI: '0' });
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(String(spy.mock.calls[0]![0])).toMatch(/LOWBIT_INT8_VNNI is no longer read.*LOWBIT_CPU_ISA=avx2/);
+      expect(spy.mock.calls[0]![1]).toMatchObject({ type: 'DeprecationWarning', code: 'LOWBIT_DEP_INT8_VNNI' });
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

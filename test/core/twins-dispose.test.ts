@@ -10,6 +10,7 @@ import {
   LinearNF4, linear4bitToStateDict, linear8bitLtStateDict, loadLinear8bitLtStateDict, matmul4bit, matmul4bitAsync,
   quantize4bit, quantize4bitAsync, quantizeBlockwise, quantizeBlockwiseAsync, QuantState, Tensor, LowbitError,
 } from '../../lib/index.js';
+import { int8LinearForwardPacked, int8LinearForwardPackedAsync, int8PackWeight, int8PackWeightAsync } from '../../lib/functional/int8.js';
 import { randn } from '../reference/quant-ref.js';
 import { randInt8 } from '../reference/int8-ref.js';
 
@@ -88,6 +89,21 @@ for (const threshold of [0, 1.5])
           () => int8LinearForward(x, Tensor.from(CB, [24, 128]), SCB, o), () => int8LinearForwardAsync(x, Tensor.from(CB, [24, 128]), SCB, o)]);
       }
 
+// Linear8bitLt's packed weight (internal ops): packing, and the forward reading the packed copy at
+// M = 9 (the tiled GEMM), with and without outliers and bias.
+{
+  const cb = Tensor.from(CB, [24, 128]);
+  const x9 = Tensor.from(randn(9 * 128, 8), [9, 128]);
+  twins.push(['int8PackWeight', () => int8PackWeight(cb), () => int8PackWeightAsync(cb)]);
+  for (const threshold of [0, 1.5])
+    for (const bias of [null, BIAS]) {
+      const o = { threshold, bias };
+      twins.push([`int8LinearForwardPacked threshold ${threshold} bias ${!!bias}`,
+        () => int8LinearForwardPacked(x9, cb, SCB, o, int8PackWeight(cb)),
+        async () => int8LinearForwardPackedAsync(x9, cb, SCB, o, await int8PackWeightAsync(cb))]);
+    }
+}
+
 describe('every ...Async op equals its sync twin for every option', () => {
   it('covers every ...Async op the functional modules export', async () => {
     // The ops (lib/functional); file readers with Async variants (lib/io) are not ops.
@@ -107,6 +123,8 @@ describe('every ...Async op equals its sync twin for every option', () => {
     for (const layer of [LinearNF4.fromFloat(Tensor.from(W, [24, 128]), BIAS), LinearFP4.fromFloat(Tensor.from(W, [24, 128]), null, { activations: 'int8' }),
       Linear8bitLt.fromFloat(Tensor.from(W, [24, 128]), BIAS, { hasFp16Weights: false, threshold: 1.5 })]) {
       const x = Tensor.from(X, [3, 128]);
+      const x9 = Tensor.from(randn(9 * 128, 9), [9, 128]); // the tiled GEMM with the weight packed once
+      expect(fingerprint(await layer.forwardAsync(x9))).toBe(fingerprint(layer.forward(x9)));
       expect(fingerprint(await layer.forwardAsync(x))).toBe(fingerprint(layer.forward(x)));
       layer.dispose();
     }

@@ -29,14 +29,22 @@ const WINDOW = 256;
  * The code tables (16-entry NF4/FP4, 256-entry dynamic map) are constants of the formats, the same for
  * every layer, so they are not counted, although a bitsandbytes state dict repeats them per layer
  * (quant_map, nested_quant_map).
+ * Linear8bitLt also holds CB packed once for the tiled int8 GEMM after a forward of >= 8 rows (the
+ * windows here), in the layout of the active ISA (lowbit Int8Params): N rounded up to 32 rows times
+ * K rounded up to 4 (VNNI) or 64 (AMX) bytes, none on the AVX2 and scalar paths.
  */
+const up = (v: number, a: number) => Math.ceil(v / a) * a;
+function packedInt8Bytes(n: number, k: number): number {
+  const layout = (lib!.backendInfo as () => { cpu: { int8WeightLayout: string } })().cpu.int8WeightLayout;
+  return layout === 'vnni' ? up(n, 32) * up(k, 4) : layout === 'amx' ? up(n, 32) * up(k, 64) : 0;
+}
 function formatBytes(kind: QuantKind, n: number, k: number): number {
   const numel = n * k;
   const blocks = Math.ceil(numel / BLOCKSIZE_4BIT);
   switch (kind) {
     case 'fp32': return 4 * numel;
     case 'int8':
-    case 'int8-t6': return numel + 4 * n;
+    case 'int8-t6': return numel + 4 * n + packedInt8Bytes(n, k);
     case 'nf4':
     case 'fp4': return Math.ceil(numel / 2) + 4 * blocks;
     case 'nf4-dq':

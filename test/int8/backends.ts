@@ -1,6 +1,7 @@
 /**
  * The backends every int8 parity spec runs on: the CPU at every kernel path this machine has
- * (scalar; AVX2 without and with the VNNI tiles; AVX-512; the AMX tiles, on their twins everywhere)
+ * (scalar; AVX2; AVX-512, with the VNNI tiles where the CPU has VNNI; the AMX tiles, on their twins
+ * everywhere)
  * and CUDA when a device is usable (in
  * CI: the emulated-CUDA addon, LOWBIT_ADDON_PATH=build-emuaddon/...; on a GPU machine: the real
  * one). The CPU scalar path is the oracle the others must match bit for bit.
@@ -14,34 +15,32 @@ export interface Int8Backend {
   use(): void;
 }
 
-function cpuPath(name: string, isa: 'scalar' | 'avx2' | 'avx512' | 'amx' | 'amx-emulated', vnni: boolean): Int8Backend {
+function cpuPath(name: string, isa: 'scalar' | 'avx2' | 'avx512' | 'amx' | 'amx-emulated'): Int8Backend {
   return {
     name,
     device: 'cpu',
     use() {
       setCpuIsa(isa);
-      process.env.LOWBIT_INT8_VNNI = vnni ? '1' : '0';
     },
   };
 }
 
-export const ORACLE: Int8Backend = cpuPath('cpu scalar', 'scalar', false);
+export const ORACLE: Int8Backend = cpuPath('cpu scalar', 'scalar');
 
 export function int8Backends(): Int8Backend[] {
   const info = backendInfo();
   const list: Int8Backend[] = [ORACLE];
-  if (info.cpu.avx2) list.push(cpuPath('cpu avx2', 'avx2', false), cpuPath('cpu avx2+vnni', 'avx2', true));
-  if (info.cpu.avx512) list.push(cpuPath('cpu avx512', 'avx512', true));
+  if (info.cpu.avx2) list.push(cpuPath('cpu avx2', 'avx2'));
+  if (info.cpu.avx512) list.push(cpuPath('cpu avx512', 'avx512'));
   // The AMX-INT8 tiles (M >= 8) on their C++ twins everywhere, and on the tiles where the CPU has them.
-  list.push(cpuPath('cpu amx-emulated', 'amx-emulated', true));
-  if (info.cpu.amx) list.push(cpuPath('cpu amx', 'amx', true));
+  list.push(cpuPath('cpu amx-emulated', 'amx-emulated'));
+  if (info.cpu.amx) list.push(cpuPath('cpu amx', 'amx'));
   if (info.cuda.available) {
     list.push({
       name: `cuda (${info.cuda.flavor})`,
       device: 'cuda:0',
       use() {
         setCpuIsa('auto');
-        delete process.env.LOWBIT_INT8_VNNI;
       },
     });
   }
@@ -50,7 +49,6 @@ export function int8Backends(): Int8Backend[] {
 
 export function restoreDefaults(): void {
   setCpuIsa('auto');
-  delete process.env.LOWBIT_INT8_VNNI;
 }
 
 /** `t` on the backend's device (a copy when it is not already there). */

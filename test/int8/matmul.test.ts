@@ -9,20 +9,17 @@ import { nativeAddon } from '../../lib/backend/native.js';
 import { buildSingleNodeModel, createSession, runOnce } from '../../bench/ort.js';
 import { int8MatmulRef, randInt8 } from '../reference/int8-ref.js';
 
-// Kernel paths: scalar; AVX2 with the AVX-512 VNNI tiles disabled (LOWBIT_INT8_VNNI=0);
-// AVX2 with VNNI tiles when the CPU has them (same as the previous one otherwise).
-type Path = 'scalar' | 'avx2' | 'avx2+vnni';
-const PATHS: Path[] = backendInfo().cpu.avx2 ? ['scalar', 'avx2', 'avx2+vnni'] : ['scalar'];
-function usePath(path: Path): void {
-  setCpuIsa(path === 'scalar' ? 'scalar' : 'avx2');
-  process.env.LOWBIT_INT8_VNNI = path === 'avx2' ? '0' : '1';
-}
-const ISAS = PATHS;
-const setPath = usePath;
+// Kernel paths: scalar; AVX2; AVX-512 (the VNNI tiles when the CPU has VNNI); the AMX tiles on
+// their C++ twins (M >= 8).
+type Path = 'scalar' | 'avx2' | 'avx512' | 'amx-emulated';
+const info = backendInfo().cpu;
+const ISAS: Path[] = [
+  'scalar', ...(info.avx2 ? (['avx2'] as const) : []), ...(info.avx512 ? (['avx512'] as const) : []), 'amx-emulated',
+];
+const setPath = (path: Path) => setCpuIsa(path);
 afterAll(() => {
   setCpuIsa('auto');
   setNumThreads(0);
-  delete process.env.LOWBIT_INT8_VNNI;
 });
 
 // (M, N, K): K covers 1, 3, a prime (499, not a multiple of 4 or 16), 512 and 4096; odd M and N

@@ -16,6 +16,8 @@
 // weights, one vpdpbusd (64 MACs) per accumulator per K group.
 #include "int8_gemm_vnni.h"
 
+#include "../cpu_features.h"
+
 #include <immintrin.h>
 
 #include <cstdlib>
@@ -46,12 +48,12 @@ bool detect_vnni() {
 
 }  // namespace
 
-bool int8_vnni_available() {
+bool int8_vnni_cpu() {
   static const bool has = detect_vnni();
-  if (!has) return false;
-  const char* env = std::getenv("LOWBIT_INT8_VNNI");
-  return !(env && env[0] == '0');
+  return has;
 }
+
+bool int8_vnni_available() { return int8_vnni_cpu() && has_avx512_kernels(active_isa()); }
 
 }  // namespace lb::cpu::avx2
 

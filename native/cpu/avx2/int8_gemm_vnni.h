@@ -1,13 +1,16 @@
 // AVX-512 VNNI int8 GEMM tiles for the packed LLM.int8() path (see int8_gemm_vnni.cc). Only
-// called when int8_vnni_available() says the CPU and OS support AVX-512 F/BW/VL + VNNI.
+// called when int8_vnni_available() says the CPU and OS support AVX-512 F/BW/VL + VNNI and the
+// ISA ladder is at 'avx512' or above.
 #pragma once
 
 #include <cstdint>
 
 namespace lb::cpu::avx2 {
 
-// CPUID + XGETBV check, and the LOWBIT_INT8_VNNI=0 override (read on every call so tests
-// can compare the VNNI and AVX2 kernels in one process).
+// CPUID + XGETBV check only.
+bool int8_vnni_cpu();
+// The VNNI kernels run now: the CPU has them and the ISA ladder (LOWBIT_CPU_ISA / setCpuIsa,
+// cpu_features.h) is at 'avx512' or above; 'avx2' runs the AVX2 int8 kernels instead.
 bool int8_vnni_available();
 
 // Packed weight layout for one K chunk [k0, k1) of `rows` weight rows (u8 = int8 + 128):
