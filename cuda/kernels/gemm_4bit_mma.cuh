@@ -46,13 +46,17 @@
 //   a_dtype F16 or BF16, ceil(M / 16) <= 65535.
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
+#include <cstring>
 
 #include "common/arch.cuh"
 #include "common/codebooks_device.cuh"
 #include "common/elements.cuh"
+#include "kernels/int8_gemm.cuh"  // swizzled_chunk: the same shared-memory swizzle
 #include "lowbit/dtype.h"
-#include "lowbit/half.h"
 #include "lowbit/ops_quant.h"
 #include "warp_ops.cuh"
 
@@ -80,14 +84,19 @@ struct Gemm4bitMmaArgs {
   int log2_blocksize;
 };
 
-// f32 -> the 16-bit operand type (RNE, the bits lowbit/half.h gives the CPU backend).
+// Two f32 values -> one register of 16-bit operands, `lo` in the low half (RNE: one cvt.rn.f16x2 /
+// cvt.rn.bf16x2 on sm_80+; the same bits as lowbit/half.h for every non-NaN input).
 template <lb::DType kAType>
-LB_DEVICE uint32_t to_operand_bits(float v) {
+LB_DEVICE uint32_t pack_operands(float lo, float hi) {
+  uint32_t bits;
   if constexpr (kAType == lb::DType::F16) {
-    return lb::f32_to_f16(v);
+    const __half2 h = __floats2half2_rn(lo, hi);
+    memcpy(&bits, &h, 4);
   } else {
-    return lb::f32_to_bf16(v);
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    memcpy(&bits, &h, 4);
   }
+  return bits;
 }
 
 template <lb::DType kAType>
@@ -207,9 +216,8 @@ LB_UNROLL
         const float scale = n < N ? block_scale<kNested>(p, nested_code, (n * K + k_lane) >> args.log2_blocksize) : 0.0f;
 LB_UNROLL
         for (int e = 0; e < 32; e += 2) {
-          const uint32_t lo = to_operand_bits<kAType>(__fmul_rn(lut[code_at(q[j], e)], scale));
-          const uint32_t hi = to_operand_bits<kAType>(__fmul_rn(lut[code_at(q[j], e + 1)], scale));
-          w[j][e / 2] = lo | (hi << 16);
+          w[j][e / 2] = pack_operands<kAType>(__fmul_rn(lut[code_at(q[j], e)], scale),
+                                              __fmul_rn(lut[code_at(q[j], e + 1)], scale));
         }
       }
     } else {
@@ -218,7 +226,7 @@ LB_UNROLL
         const int64_t n = n0 + 8 * j + g;
 LB_UNROLL
         for (int e = 0; e < 32; e += 2) {
-          uint32_t bits[2] = {0, 0};
+          float value[2] = {0.0f, 0.0f};
           for (int h = 0; h < 2; ++h) {
             const int64_t k = k_lane + e + h;
             if (n < N && k < K) {
@@ -226,10 +234,10 @@ LB_UNROLL
               const uint32_t byte = p.packed[idx >> 1];
               const uint32_t code = (idx & 1) ? (byte & 0x0fu) : (byte >> 4);
               const float scale = block_scale<kNested>(p, nested_code, idx >> args.log2_blocksize);
-              bits[h] = to_operand_bits<kAType>(__fmul_rn(lut[code], scale));
+              value[h] = __fmul_rn(lut[code], scale);
             }
           }
-          w[j][e / 2] = bits[0] | (bits[1] << 16);
+          w[j][e / 2] = pack_operands<kAType>(value[0], value[1]);
         }
       }
     }
@@ -290,6 +298,173 @@ LB_UNROLL
     for (int w = 1; w < Cfg::kWarps; ++w) sum = __fadd_rn(sum, partial[w * Cfg::kBM * Cfg::kBN + idx]);
     if (p.bias != nullptr) sum = __fadd_rn(sum, load_f32_as(p.bias, n, p.bias_dtype));
     store_f32_as(p.out, m * p.ldc + n, sum, p.out_dtype);
+  }
+}
+
+// ---- prefill: dequantized weight tiles in shared memory ------------------------------------------
+//
+// gemm_4bit_prefill_kernel: the same product for large M (the launcher's rule: M > 32 with
+//   K % 32 == 0 and 16-byte aligned `a` and `packed`; everything else takes the small-batch
+//   kernel above).
+// Tiles: CTA 128 (M) x 128 (N) x 32 (K) halves, 8 warps as 2 (M) x 4 (N), warp tile 64 x 32 =
+//   4 x 4 mma tiles of 16 x 8; grid = (ceil(N / 128), ceil(M / 128)).
+// Pipeline (kStages stages on sm_80+; sm_75 copies synchronously): each stage holds the A tile
+//   (128 rows x 64 bytes, 16-byte chunks swizzled as in int8_gemm.cuh: chunk c of row r at
+//   c ^ ((r / 2) % 4), so one ldmatrix matrix hits 8 distinct bank groups) and the raw packed
+//   weight tile (128 rows x 16 bytes), both copied with cp.async (zero-filled past M / N).
+//   Iteration t: wait for tile t (cp.async.wait_group kStages-2), barrier; 256 threads
+//   dequantize the packed tile into ONE shared B tile of 128 rows x 32 halves (thread i: row
+//   i / 2, codes 16 (i % 2) .. +15, one scale per row and tile: 32 | n*K + k0 and blocksize >= 32
+//   put the 32 codes in one block), same swizzle; barrier; issue the copy of tile t + kStages-1
+//   into the stage freed by iteration t-1; then per 16-k half: ldmatrix.x4 A fragments (rows
+//   l % 16, chunk l / 16) and ldmatrix.x4 B fragments of two 8-column tiles (rows l % 8 + 8 (l / 16),
+//   chunk (l / 8) % 2), mma.
+// Order: out[m, n] = f32(chain of mma over k in ascending 16-k steps) (+ bias), one thread per
+//   output and no cross-thread sums: the same bits on every run and schedule.
+// Shared memory: kStages x (8 KiB A + 2 KiB packed) + 8 KiB B tile = 38 KiB (3 stages), plus the LUT
+//   and, nested, the 256-entry code table.
+struct Gemm4bitPrefill {
+  static constexpr int kBM = 128, kBN = 128, kBK = 64;  // kBK in bytes of A (32 halves)
+  static constexpr int kKHalves = 32;
+  static constexpr int kWarpsM = 2, kWarpsN = 4;
+  static constexpr int kThreads = 32 * kWarpsM * kWarpsN;
+  static constexpr int kWarpM = kBM / kWarpsM, kWarpN = kBN / kWarpsN;
+  static constexpr int kMI = kWarpM / 16, kNI = kWarpN / 8;
+  static constexpr int kChunks = kBK / 16;  // 16-byte chunks per shared-memory row (swizzle)
+  static constexpr int kStages = LB_HAS_SM80_FEATURES ? 3 : 2;
+  static constexpr int kMaxStages = 3;
+  static constexpr int kPackedRowBytes = kKHalves / 2;
+  static constexpr int kStageBytes = kBM * kBK + kBN * kPackedRowBytes;
+  static constexpr int kBTileBytes = kBN * kBK;
+  static constexpr int kSharedBytes = kMaxStages * kStageBytes + kBTileBytes;
+  static_assert(kThreads == 2 * kBN, "dequantization: two threads per weight row");
+};
+
+template <lb::DType kAType, bool kNested>
+__global__ void __launch_bounds__(Gemm4bitPrefill::kThreads, 1)
+    gemm_4bit_prefill_kernel(Gemm4bitMmaArgs args) {
+  using Cfg = Gemm4bitPrefill;
+  const lb::Gemm4bitParams& p = args.p;
+  LB_DYNAMIC_SHARED(uint8_t, smem);
+  __shared__ float lut[16];
+  __shared__ float nested_code[kNested ? 256 : 1];
+  if (threadIdx.x < 16) {
+    const uint32_t* table = p.quant_type == lb::QuantType::NF4 ? lb::device::kNF4TableBits : lb::device::kFP4TableBits;
+    lut[threadIdx.x] = lb::device::table_value(table, threadIdx.x);
+  }
+  if constexpr (kNested) {
+    for (int i = threadIdx.x; i < 256; i += Cfg::kThreads) nested_code[i] = p.nested_code[i];
+  }
+  // (the first in-loop barrier orders these writes before any read)
+
+  constexpr int kStages = Cfg::kStages;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warp_m = warp / Cfg::kWarpsN, warp_n = warp % Cfg::kWarpsN;
+  const int64_t M = p.M, N = p.N, K = p.K;
+  const int64_t m0 = (int64_t)blockIdx.y * Cfg::kBM, n0 = (int64_t)blockIdx.x * Cfg::kBN;
+  const int64_t tiles = K / Cfg::kKHalves;
+  const uint8_t* a_bytes = static_cast<const uint8_t*>(p.a);
+
+  auto stage_a = [&](int s) { return smem + s * Cfg::kStageBytes; };
+  auto stage_w = [&](int s) { return smem + s * Cfg::kStageBytes + Cfg::kBM * Cfg::kBK; };
+  uint8_t* b_tile = smem + Cfg::kMaxStages * Cfg::kStageBytes;
+  auto load = [&](int s, int64_t t) {
+    const int64_t k0 = t * Cfg::kKHalves;
+    for (int i = threadIdx.x; i < Cfg::kBM * Cfg::kChunks; i += Cfg::kThreads) {
+      const int r = i / Cfg::kChunks, c = i % Cfg::kChunks;
+      const bool ok = m0 + r < M;
+      lb::warp::cp_async_16_zfill(stage_a(s) + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c),
+                                  ok ? a_bytes + ((m0 + r) * K + k0) * 2 + 16 * c : a_bytes, ok ? 16 : 0);
+    }
+    for (int r = threadIdx.x; r < Cfg::kBN; r += Cfg::kThreads) {
+      const bool ok = n0 + r < N;
+      lb::warp::cp_async_16_zfill(stage_w(s) + r * Cfg::kPackedRowBytes,
+                                  ok ? p.packed + ((n0 + r) * K + k0) / 2 : p.packed, ok ? 16 : 0);
+    }
+  };
+
+  float acc[Cfg::kMI][Cfg::kNI][4];
+LB_UNROLL
+  for (int i = 0; i < Cfg::kMI; ++i)
+LB_UNROLL
+    for (int j = 0; j < Cfg::kNI; ++j)
+LB_UNROLL
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) load(s, s);
+    lb::warp::cp_async_commit();
+  }
+  const int dq_row = threadIdx.x >> 1, dq_half = threadIdx.x & 1;
+  for (int64_t t = 0; t < tiles; ++t) {
+    lb::warp::cp_async_wait<kStages - 2>();
+    __syncthreads();  // tile t visible to all; every warp is done with the B tile of t - 1
+    {
+      // Dequantize 16 codes of row dq_row into 16 halves = chunks 2 dq_half, 2 dq_half + 1.
+      const int64_t n = n0 + dq_row;
+      const float scale = n < N ? block_scale<kNested>(p, nested_code, (n * K + t * Cfg::kKHalves) >> args.log2_blocksize) : 0.0f;
+      const uint8_t* src = stage_w((int)(t % kStages)) + dq_row * Cfg::kPackedRowBytes + 8 * dq_half;
+      uint32_t q[4] = {0, 0, 0, 0};
+      memcpy(q, src, 8);  // 8 bytes = 16 codes (q[2], q[3] unused)
+      uint32_t h[8];
+LB_UNROLL
+      for (int e = 0; e < 16; e += 2) {
+        h[e / 2] = pack_operands<kAType>(__fmul_rn(lut[code_at(q, e)], scale), __fmul_rn(lut[code_at(q, e + 1)], scale));
+      }
+      uint8_t* row = b_tile + dq_row * Cfg::kBK;
+      *reinterpret_cast<uint4*>(row + 16 * swizzled_chunk<Cfg>(dq_row, 2 * dq_half)) = make_uint4(h[0], h[1], h[2], h[3]);
+      *reinterpret_cast<uint4*>(row + 16 * swizzled_chunk<Cfg>(dq_row, 2 * dq_half + 1)) = make_uint4(h[4], h[5], h[6], h[7]);
+    }
+    __syncthreads();  // the B tile of t is complete
+    const int64_t next = t + kStages - 1;
+    if (next < tiles) load((int)(next % kStages), next);
+    lb::warp::cp_async_commit();
+
+    const uint8_t* sa = stage_a((int)(t % kStages));
+LB_UNROLL
+    for (int kk = 0; kk < Cfg::kKHalves / 16; ++kk) {
+      uint32_t af[Cfg::kMI][4], bf[Cfg::kNI][2];
+LB_UNROLL
+      for (int i = 0; i < Cfg::kMI; ++i) {
+        const int r = warp_m * Cfg::kWarpM + i * 16 + (lane & 15);
+        const int c = 2 * kk + (lane >> 4);
+        lb::warp::ldmatrix_x4(af[i], sa + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c));
+      }
+LB_UNROLL
+      for (int j = 0; j < Cfg::kNI; j += 2) {
+        const int r = warp_n * Cfg::kWarpN + j * 8 + (lane & 7) + ((lane >> 4) << 3);
+        const int c = 2 * kk + ((lane >> 3) & 1);
+        uint32_t frag[4];
+        lb::warp::ldmatrix_x4(frag, b_tile + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c));
+        bf[j][0] = frag[0];
+        bf[j][1] = frag[1];
+        bf[j + 1][0] = frag[2];
+        bf[j + 1][1] = frag[3];
+      }
+LB_UNROLL
+      for (int i = 0; i < Cfg::kMI; ++i)
+LB_UNROLL
+        for (int j = 0; j < Cfg::kNI; ++j) mma_16x8x16<kAType>(acc[i][j], af[i], bf[j]);
+    }
+  }
+  lb::warp::cp_async_wait<0>();  // nothing may be in flight when the CTA exits
+
+  const int g = lane >> 2, tq = lane & 3;
+LB_UNROLL
+  for (int i = 0; i < Cfg::kMI; ++i) {
+LB_UNROLL
+    for (int j = 0; j < Cfg::kNI; ++j) {
+LB_UNROLL
+      for (int e = 0; e < 4; ++e) {
+        const int64_t m = m0 + warp_m * Cfg::kWarpM + i * 16 + g + (e >= 2 ? 8 : 0);
+        const int64_t n = n0 + warp_n * Cfg::kWarpN + j * 8 + 2 * tq + (e & 1);
+        if (m < M && n < N) {
+          float v = acc[i][j][e];
+          if (p.bias != nullptr) v = __fadd_rn(v, load_f32_as(p.bias, n, p.bias_dtype));
+          store_f32_as(p.out, m * p.ldc + n, v, p.out_dtype);
+        }
+      }
+    }
   }
 }
 

@@ -17,6 +17,13 @@ namespace lb::cuda::detail {
 // (cuda/kernels/gemm_4bit_mma.md) sends everything else (f32 activations) to the GEMV path.
 bool gemm_4bit_mma_supports(const Gemm4bitParams& p);
 
+// Rows of A up to which the small-batch kernel is chosen over the prefill kernel.
+constexpr int64_t kSmallBatchMaxM = 32;
+
+// True when enqueue_gemm_4bit_mma runs the prefill kernel for `p` (M > kSmallBatchMaxM, K % 32 == 0,
+// `a` and `packed` 16-byte aligned); false: the small-batch kernel.
+bool uses_prefill(const Gemm4bitParams& p);
+
 // Scratch bytes enqueue_gemm_4bit_mma needs (0: the kernel stages through shared memory only).
 size_t gemm_4bit_mma_workspace_bytes(const Gemm4bitParams& p);
 

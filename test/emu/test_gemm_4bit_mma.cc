@@ -244,7 +244,7 @@ SIMT_TEST(gemm_4bit_mma_generic_path_matches_rounded_reference) {
       {7, 33, 100, 32, QuantType::FP4, DType::BF16, true, true},
       {16, 40, 64, 64, QuantType::FP4, DType::F16, false, true, DType::F16},
       {17, 9, 100, 128, QuantType::NF4, DType::BF16, false, false, DType::BF16},
-      {130, 33, 64, 32, QuantType::NF4, DType::F16, true},
+      {130, 33, 100, 32, QuantType::NF4, DType::F16, true},
       {5, 256, 4160, 64, QuantType::NF4, DType::F16, true, true},
       {3, 33, 4160, 4096, QuantType::FP4, DType::BF16},
   };
@@ -259,9 +259,47 @@ SIMT_TEST(gemm_4bit_mma_aligned_path_matches_rounded_reference) {
       {16, 64, 384, 256, QuantType::FP4, DType::F16, true, true},
       {9, 256, 4096, 64, QuantType::NF4, DType::F16, false, true, DType::BF16},
       {4, 40, 4096, 4096, QuantType::FP4, DType::BF16, true},
-      {130, 17, 512, 32, QuantType::NF4, DType::BF16, true, false, DType::F16},
+      {32, 17, 512, 32, QuantType::NF4, DType::BF16, true, false, DType::F16},
   };
   for (const Case& c : cases) SIMT_EXPECT(run_and_check(c) == 0) << describe(c);
+}
+
+SIMT_TEST(gemm_4bit_mma_prefill_matches_rounded_reference) {
+  // M > 32 with K % 32 == 0: the prefill kernel (dequantized tiles in shared memory). Ragged M
+  // and N tiles, K = 4160 (130 tiles of 32, not a multiple of 128), bs = 256 with K = 384 (blocks
+  // straddle rows), bs = 4096 > K.
+  const Case cases[] = {
+      {33, 33, 64, 64, QuantType::NF4, DType::F16},
+      {130, 256, 4096, 64, QuantType::NF4, DType::BF16, true, true, DType::F16},
+      {200, 130, 384, 256, QuantType::FP4, DType::F16, false, true},
+      {64, 40, 4160, 4096, QuantType::FP4, DType::BF16, false, false, DType::BF16},
+      {129, 17, 96, 32, QuantType::NF4, DType::F16, true, false, DType::F32, true},  // +-1: exact
+  };
+  for (const Case& c : cases) {
+    const Problem P = make_problem(c);
+    lb::Gemm4bitParams p{};
+    p.M = c.M, p.K = c.K;
+    p.a = P.a_bytes.data();  // std::vector storage: 16-byte aligned from operator new
+    p.packed = P.packed.data();
+    SIMT_EXPECT(lb::cuda::detail::uses_prefill(p)) << describe(c);
+    SIMT_EXPECT(run_and_check(c) == 0) << describe(c);
+  }
+}
+
+SIMT_TEST(gemm_4bit_mma_routing_rule) {
+  std::vector<uint8_t> buffer(64);
+  lb::Gemm4bitParams p{};
+  p.a = buffer.data();
+  p.packed = buffer.data();
+  p.M = 32, p.K = 64;
+  SIMT_EXPECT(!lb::cuda::detail::uses_prefill(p)) << "M <= 32 stays on the small-batch kernel";
+  p.M = 33;
+  SIMT_EXPECT(lb::cuda::detail::uses_prefill(p));
+  p.K = 100;
+  SIMT_EXPECT(!lb::cuda::detail::uses_prefill(p)) << "K % 32 != 0 takes the small-batch kernel";
+  p.K = 64;
+  p.a = buffer.data() + 2;
+  SIMT_EXPECT(!lb::cuda::detail::uses_prefill(p)) << "a misaligned takes the small-batch kernel";
 }
 
 SIMT_TEST(gemm_4bit_mma_plus_minus_one_weights_are_exact) {
