@@ -270,8 +270,7 @@ LB_DEVICE float bf16_bits_to_f32(uint32_t bits16) { return __uint_as_float(bits1
 LB_DEVICE void mma_bf16_16x8x16_simt(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4]) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   float acc[4] = {c[0], c[1], c[2], c[3]};
-LB_UNROLL
-  for (int q = 0; q < 4; ++q) {
+  for (int q = 0; q < 4; ++q) {  // not unrolled: keeps one source lane's registers live at a time
     uint32_t ar[4], bc[2][2];
 LB_UNROLL
     for (int r = 0; r < 4; ++r) ar[r] = __shfl_sync(0xffffffffu, a[r], 4 * g + q);

@@ -6,8 +6,8 @@ linear shape (N x K = 4096 x 4096, 11008 x 4096, 4096 x 11008), at M = 1, 4, 16,
 prints the predicted time of
   gemv        the M = 1 kernel (issue 13's GEMV, one pass over the weight per row of A),
   small       gemm_4bit_small_batch_kernel (this file's kernel; one weight pass per 16 rows),
-  prefill     a dequantize-to-shared tensor-core GEMM with 128 x 128 CTA tiles (planned; the
-              model shows where it must take over),
+  prefill     gemm_4bit_prefill_kernel (dequantized weight tiles in shared memory, 128 x 128
+              CTA tiles: one weight pass per 128 rows),
 as max(memory, dequantize ALU, tensor) per pass, and the bound that applies. Inputs:
   - weight bytes per element 0.5 + 4 / 64 (NF4, blocksize 64, float32 absmax); activations and
     output 2 bytes (f16/bf16); DRAM at 85 % of the spec (the GEMV design target, 1.2 of the
@@ -69,7 +69,7 @@ def predict(gpu, kernel, M, N, K):
 def main():
     for gpu in GPUS:
         print(f"\n{gpu[0]}: predicted microseconds (bound) per kernel\n")
-        print("| N x K | M | gemv | small batch | prefill (planned) | rule picks |")
+        print("| N x K | M | gemv | small batch | prefill | rule picks |")
         print("|---|---|---|---|---|---|")
         for N, K in SHAPES:
             for M in MS:

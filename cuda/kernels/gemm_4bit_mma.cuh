@@ -1,8 +1,9 @@
 // gemm_4bit_small_batch: out[m, n] = sum_k A[m, k] * W[n, k] (+ bias[n]) for M >= 2 on tensor
 //   cores, the 4-bit weight dequantized in registers straight into mma.m16n8k16 B operands
 //   (the idea of Marlin; lowbit's own fragment order). Weights are streamed from DRAM once per
-//   16 rows of A. cuda/kernels/gemm_4bit_mma.md gives the numbers and the rule that picks
-//   between this kernel and the M = 1 GEMV.
+//   16 rows of A. The prefill kernel for large M (dequantized weight tiles in shared memory) is
+//   the second half of this file. cuda/kernels/gemm_4bit_mma.md gives the numbers and the rule
+//   that picks among these two kernels and the M = 1 GEMV.
 //
 // Numerics (the CPU reference in test/emu/test_gemm_4bit_mma.cc rounds the same way)
 //   W[n, k] = f32(LUT[code] * scale) exactly as dequantize_4bit computes it (scale = absmax[b], or
@@ -141,7 +142,8 @@ LB_DEVICE uint32_t code_at(const uint32_t (&q)[4], int e) {
 }
 
 template <lb::DType kAType, bool kAligned, bool kNested>
-__global__ void __launch_bounds__(Gemm4bitSmallBatch::kThreads)
+// minBlocksPerSM = 1: without it ptxas capped the sm_75 build at 128 registers and spilled.
+__global__ void __launch_bounds__(Gemm4bitSmallBatch::kThreads, 1)
     gemm_4bit_small_batch_kernel(Gemm4bitMmaArgs args) {
   using Cfg = Gemm4bitSmallBatch;
   const lb::Gemm4bitParams& p = args.p;
@@ -194,11 +196,11 @@ LB_UNROLL
 
   for (int64_t i = 0; i < my_chunks; ++i) {
     const int64_t k_lane = (warp + i * Cfg::kWarps) * Cfg::kChunkK + 32 * t;  // this lane's first k
-    // Dequantized weights of this chunk, per tile: 16 words = 32 operand halves in k order.
-    uint32_t w[Cfg::kNTiles][16];
+    // Aligned path: this lane's 32 codes of each tile (16 bytes) and their one scale per tile.
+    uint32_t q[Cfg::kNTiles][4] = {};
+    float scale[Cfg::kNTiles] = {};
     if constexpr (kAligned) {
       lb::warp::cp_async_wait<Cfg::kStages - 2>();  // this lane's copy of chunk i has landed
-      uint32_t q[Cfg::kNTiles][4];
 LB_UNROLL
       for (int j = 0; j < Cfg::kNTiles; ++j) {
         const uint4 v = *reinterpret_cast<const uint4*>(slot((int)(i % Cfg::kStages), j));
@@ -213,32 +215,7 @@ LB_UNROLL
       for (int j = 0; j < Cfg::kNTiles; ++j) {
         const int64_t n = n0 + 8 * j + g;
         // All 32 codes lie in one quantization block (see the header).
-        const float scale = n < N ? block_scale<kNested>(p, nested_code, (n * K + k_lane) >> args.log2_blocksize) : 0.0f;
-LB_UNROLL
-        for (int e = 0; e < 32; e += 2) {
-          w[j][e / 2] = pack_operands<kAType>(__fmul_rn(lut[code_at(q[j], e)], scale),
-                                              __fmul_rn(lut[code_at(q[j], e + 1)], scale));
-        }
-      }
-    } else {
-LB_UNROLL
-      for (int j = 0; j < Cfg::kNTiles; ++j) {
-        const int64_t n = n0 + 8 * j + g;
-LB_UNROLL
-        for (int e = 0; e < 32; e += 2) {
-          float value[2] = {0.0f, 0.0f};
-          for (int h = 0; h < 2; ++h) {
-            const int64_t k = k_lane + e + h;
-            if (n < N && k < K) {
-              const int64_t idx = n * K + k;
-              const uint32_t byte = p.packed[idx >> 1];
-              const uint32_t code = (idx & 1) ? (byte & 0x0fu) : (byte >> 4);
-              const float scale = block_scale<kNested>(p, nested_code, idx >> args.log2_blocksize);
-              value[h] = __fmul_rn(lut[code], scale);
-            }
-          }
-          w[j][e / 2] = pack_operands<kAType>(value[0], value[1]);
-        }
+        scale[j] = n < N ? block_scale<kNested>(p, nested_code, (n * K + k_lane) >> args.log2_blocksize) : 0.0f;
       }
     }
 
@@ -266,11 +243,39 @@ LB_UNROLL
         }
       }
 LB_UNROLL
-      for (int h = 0; h < 2; ++h) {
-        const uint32_t af[4] = {a_lo[2 * h], a_hi[2 * h], a_lo[2 * h + 1], a_hi[2 * h + 1]};
+      for (int j = 0; j < Cfg::kNTiles; ++j) {
+        // Dequantized weights of step s: 4 words = the 8 operand halves of k = k_lane + 8s .. + 7.
+        uint32_t w[4];
+        if constexpr (kAligned) {
 LB_UNROLL
-        for (int j = 0; j < Cfg::kNTiles; ++j) {
-          const uint32_t bf[2] = {w[j][4 * s + 2 * h], w[j][4 * s + 2 * h + 1]};
+          for (int x = 0; x < 4; ++x) {
+            const int e = 8 * s + 2 * x;
+            w[x] = pack_operands<kAType>(__fmul_rn(lut[code_at(q[j], e)], scale[j]),
+                                         __fmul_rn(lut[code_at(q[j], e + 1)], scale[j]));
+          }
+        } else {
+          const int64_t n = n0 + 8 * j + g;
+LB_UNROLL
+          for (int x = 0; x < 4; ++x) {
+            float value[2] = {0.0f, 0.0f};
+LB_UNROLL
+            for (int h = 0; h < 2; ++h) {
+              const int64_t kk = k + 2 * x + h;
+              if (n < N && kk < K) {
+                const int64_t idx = n * K + kk;
+                const uint32_t byte = p.packed[idx >> 1];
+                const uint32_t code = (idx & 1) ? (byte & 0x0fu) : (byte >> 4);
+                const float scale = block_scale<kNested>(p, nested_code, idx >> args.log2_blocksize);
+                value[h] = __fmul_rn(lut[code], scale);
+              }
+            }
+            w[x] = pack_operands<kAType>(value[0], value[1]);
+          }
+        }
+LB_UNROLL
+        for (int h = 0; h < 2; ++h) {
+          const uint32_t af[4] = {a_lo[2 * h], a_hi[2 * h], a_lo[2 * h + 1], a_hi[2 * h + 1]};
+          const uint32_t bf[2] = {w[2 * h], w[2 * h + 1]};
           mma_16x8x16<kAType>(acc[j], af, bf);
         }
       }
