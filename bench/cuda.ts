@@ -4,11 +4,14 @@
  * 512, 4096, with threshold 0 and threshold 6 (0.1 % outlier columns). Reports time, GB/s on the
  * bytes the kernels must move, TOPS, and % of the device's DRAM bandwidth and dense int8 peak
  * (../shared/design/performance-anchors.md), next to the paper model of cuda/kernels/int8_gemm.md.
+ * Also the 4-bit matmul (matmul4bit: the GEMV at M = 1, cuda/kernels/gemm_4bit.md for M > 1) with NF4
+ * weights at blocksize 64, float32 and double-quantized scales, float16 activations: time and % of DRAM
+ * bandwidth on the bytes it must move, next to scripts/gemv-4bit-perf-model.py.
  * Runs only on a real GPU (skips on CPU-only and emulated builds: emulation says nothing about speed).
  *
  *   npm run bench -- --filter cuda [--shapes 4096x4096 --m 1,8]
  */
-import { Tensor, backendInfo, int8LinearForward, int8LinearMatmul } from '../lib/index.js';
+import { Tensor, backendInfo, int8LinearForward, int8LinearMatmul, matmul4bit, quantize4bit } from '../lib/index.js';
 import { printTable, randn, timeIt, writeResults, type BenchArgs } from './common.js';
 
 // Dense int8 tensor TOPS and DRAM GB/s (performance-anchors.md section 1), by device name.
@@ -84,5 +87,34 @@ export async function run(args: BenchArgs): Promise<void> {
     SCB.dispose();
   }
   printTable(`int8 on ${name} (times include the host-side call and stream sync)`, rows);
-  writeResults('cuda', { device: name, peaks: peak ? { int8Tops: peak[1], dramGBs: peak[2] } : null, rows }, args);
+  const rows4 = run4bit(shapes, ms, peak);
+  printTable(`4-bit matmul on ${name} (NF4, blocksize 64, float16 activations; times include the call and stream sync)`, rows4);
+  writeResults('cuda', { device: name, peaks: peak ? { int8Tops: peak[1], dramGBs: peak[2] } : null, rows, rows4 }, args);
+}
+
+function run4bit(shapes: [number, number][], ms: number[], peak: [RegExp, number, number] | undefined): Record<string, string | number>[] {
+  const rows: Record<string, string | number>[] = [];
+  for (const [K, N] of shapes) {
+    const W = Tensor.from(randn(N * K, N + K), [N, K], 'float32').to('cuda');
+    for (const nested of [false, true]) {
+      const [packed, state] = quantize4bit(W, { quantType: 'nf4', blocksize: 64, compressStatistics: nested });
+      const blocks = (N * K) / 64;
+      const scaleBytes = nested ? blocks + (blocks / 256) * 4 : blocks * 4;
+      for (const M of ms) {
+        const x = Tensor.from(randn(M * K, M), [M, K], 'float32').toDType('float16').to('cuda');
+        const bytes = (N * K) / 2 + scaleBytes + 2 * M * K + 2 * M * N;
+        const t = timeIt(() => matmul4bit(x, packed, state).dispose(), { minTimeMs: 300, warmup: 3 });
+        const s = t.medianMs / 1e3;
+        rows.push({
+          op: `matmul4bit nf4${nested ? ' dq' : ''}`, shape: `${K}x${N}`, M, 'median µs': +(t.medianMs * 1e3).toFixed(1),
+          'GB/s': +(bytes / s / 1e9).toFixed(1), '% DRAM': peak ? +((100 * bytes) / s / 1e9 / peak[2]).toFixed(1) : 'n/a',
+        });
+        x.dispose();
+      }
+      packed.dispose();
+      state.dispose();
+    }
+    W.dispose();
+  }
+  return rows;
 }

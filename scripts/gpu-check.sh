@@ -8,7 +8,10 @@
 #   2. builds the addon with real CUDA for the local arch and runs the vitest suite on the
 #      device (test/cuda compares every CUDA result with the CPU backend bit for bit);
 #      This includes the int8 parity spec (test/int8/backend-parity.test.ts) and Linear8bitLt on
-#      the device (test/cuda/int8-linear.test.ts);
+#      the device (test/cuda/int8-linear.test.ts), the 4-bit matmul parity spec
+#      (test/quant/backend-parity-4bit.test.ts: the GEMV and the M >= 2 kernels within the bounds
+#      derived from K, exact on identity and +-1 weights) and Linear4bit on the device
+#      (test/cuda/linear-4bit.test.ts), run again on their own so their counts get a line;
 #   3. times the quantization kernels (test/emu/probe/kernel_timing.cu);
 #   4. runs the cuda benchmark family (bench/cuda.ts: the int8 GEMM and the fused LLM.int8()
 #      forward on the Llama-7B shapes, with % of DRAM bandwidth and of the int8 tensor peak).
@@ -63,6 +66,13 @@ if (( RUN_TESTS )); then
   if npx cmake-js compile -O "$OUT/addon" --CDLOWBIT_CUDA=ON --CDCMAKE_CUDA_ARCHITECTURES="$arch" >"$OUT/build.log" 2>&1; then
     if LOWBIT_ADDON_PATH="$OUT/addon/Release/lowbit.node" npx vitest run >"$OUT/vitest.log" 2>&1; then
       echo "  ok: $(grep -E 'Tests ' "$OUT/vitest.log" | tail -1)"
+      if LOWBIT_ADDON_PATH="$OUT/addon/Release/lowbit.node" npx vitest run test/quant/backend-parity-4bit.test.ts \
+          test/cuda/linear-4bit.test.ts >"$OUT/vitest-4bit.log" 2>&1; then
+        echo "  4-bit parity + Linear4bit on the device: $(grep -E 'Tests ' "$OUT/vitest-4bit.log" | tail -1)"
+      else
+        echo "  4-bit parity failed on the device, see $OUT/vitest-4bit.log" >&2
+        status=1
+      fi
     else
       echo "  vitest failed on the device, see $OUT/vitest.log" >&2
       status=1

@@ -36,6 +36,31 @@ LB_DEVICE void store_from_f32(void* base, int64_t i, float v) {
   }
 }
 
+// The same with the dtype known only at run time (outputs, biases: one access per result).
+LB_DEVICE float load_f32(const void* p, lb::DType t, int64_t i) {
+  switch (t) {
+    case lb::DType::F16: return lb::f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case lb::DType::BF16: return lb::bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+LB_DEVICE float round_to_dtype(lb::DType t, float v) {
+  switch (t) {
+    case lb::DType::F16: return lb::f16_to_f32(lb::f32_to_f16(v));
+    case lb::DType::BF16: return lb::bf16_to_f32(lb::f32_to_bf16(v));
+    default: return v;
+  }
+}
+
+LB_DEVICE void store_f32(void* p, lb::DType t, int64_t i, float v) {
+  switch (t) {
+    case lb::DType::F16: static_cast<uint16_t*>(p)[i] = lb::f32_to_f16(v); break;
+    case lb::DType::BF16: static_cast<uint16_t*>(p)[i] = lb::f32_to_bf16(v); break;
+    default: static_cast<float*>(p)[i] = v; break;
+  }
+}
+
 // |x| as its sign-cleared bit pattern: for non-negative floats the integer order is the float
 // order, and a NaN (larger than every finite pattern and +inf) wins, so the block absmax is
 // NaN whenever the block holds one, in any reduction order (same rule as the CPU backend).

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "common/arch.cuh"
+#include "common/elements.cuh"
 #include "lowbit/codebooks.h"
 #include "lowbit/dtype.h"
 #include "lowbit/half.h"
@@ -27,29 +28,10 @@ namespace lb::kernels {
 
 constexpr int kDequantThreads = 256;
 
-LB_DEVICE float load_f32(const void* p, lb::DType t, int64_t i) {
-  switch (t) {
-    case lb::DType::F16: return lb::f16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    case lb::DType::BF16: return lb::bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    default: return static_cast<const float*>(p)[i];
-  }
-}
-
-LB_DEVICE float round_to_dtype(lb::DType t, float v) {
-  switch (t) {
-    case lb::DType::F16: return lb::f16_to_f32(lb::f32_to_f16(v));
-    case lb::DType::BF16: return lb::bf16_to_f32(lb::f32_to_bf16(v));
-    default: return v;
-  }
-}
-
-LB_DEVICE void store_f32(void* p, lb::DType t, int64_t i, float v) {
-  switch (t) {
-    case lb::DType::F16: static_cast<uint16_t*>(p)[i] = lb::f32_to_f16(v); break;
-    case lb::DType::BF16: static_cast<uint16_t*>(p)[i] = lb::f32_to_bf16(v); break;
-    default: static_cast<float*>(p)[i] = v; break;
-  }
-}
+// Runtime-dtype element access, shared with the 4-bit kernels: common/elements.cuh.
+using lb::device::load_f32;
+using lb::device::round_to_dtype;
+using lb::device::store_f32;
 
 struct Int8DequantEpilogue {
   const float* row_stats;   // [M]

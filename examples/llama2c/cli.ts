@@ -55,6 +55,7 @@ options:
                          saved with bitsandbytes 4-bit / 8-bit; its own layers replace --quant / --model.
                          table: repeat --hf to compare checkpoints
   --chars N              perplexity/table: score only the first N characters of the text
+  --device cpu|cuda      where the nf4/fp4 layers run (default cpu; cuda needs an NVIDIA GPU)
   -h, --help             this text`;
 
 interface Options {
@@ -73,6 +74,7 @@ interface Options {
   model: string;
   tokenizer: string;
   hf: string[];
+  device: 'cpu' | 'cuda';
   chars?: number;
 }
 
@@ -95,6 +97,11 @@ function parseQuant(raw: string): QuantKind {
 const COMMANDS = ['demo', 'generate', 'perplexity', 'table'] as const;
 type Command = (typeof COMMANDS)[number];
 
+function parseDevice(raw: string): 'cpu' | 'cuda' {
+  if (raw !== 'cpu' && raw !== 'cuda') fail(`--device is ${JSON.stringify(raw)}; expected cpu or cuda`);
+  return raw as 'cpu' | 'cuda';
+}
+
 function parseCommandLine(argv: string[]): { command: Command; options: Options } | { command: 'help'; options: undefined } {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -104,7 +111,7 @@ function parseCommandLine(argv: string[]): { command: Command; options: Options 
       temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' }, file: { type: 'string' },
       window: { type: 'string' }, 'max-windows': { type: 'string' }, 'latency-tokens': { type: 'string' },
       'story-tokens': { type: 'string' }, model: { type: 'string' }, tokenizer: { type: 'string' },
-      hf: { type: 'string', multiple: true }, chars: { type: 'string' },
+      hf: { type: 'string', multiple: true }, chars: { type: 'string' }, device: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -132,6 +139,7 @@ function parseCommandLine(argv: string[]): { command: Command; options: Options 
     model: values.model ?? assetPath(MODEL_FILE),
     tokenizer: values.tokenizer ?? assetPath(TOKENIZER_FILE),
     hf: values.hf ?? [],
+    device: parseDevice(values.device ?? 'cpu'),
     chars: values.chars === undefined ? undefined : parseNumber('chars', values.chars, 0, (v) => int(v) && v >= 1, 'an integer ≥ 1'),
   };
   if (options.hf.length > 0) {
@@ -239,6 +247,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<void>
     return;
   }
   const { command, options } = parsed;
+  if (options.device === 'cuda') {
+    if (options.hf.length > 0) fail('--device cuda applies to the nf4/fp4 kinds built from --model; expected no --hf with it');
+    (await import('./lowbit-layers.js')).setLowbit4bitDevice('cuda');
+  }
   const sampler = () => new Sampler({ temperature: options.temperature, topP: options.topP, seed: options.seed });
   if (options.hf.length > 0) {
     await runHf(io, command, options, sampler);

@@ -11,12 +11,27 @@
  *   *-dq     the same with double quantization (compress_statistics: the absmax are themselves
  *            8-bit quantized in blocks of 256)
  */
-import { Linear4bit, Linear8bitLt } from '../../lib/index.js';
+import { Linear4bit, Linear8bitLt, Tensor, backendInfo } from '../../lib/index.js';
 
 import { ExampleError } from './errors.js';
 import { BLOCKSIZE_4BIT, type LinearFactory, type LinearLayer, type QuantKind } from './linear.js';
 
 type LowbitLayer = Linear4bit | Linear8bitLt;
+
+/** Where the 4-bit layers (nf4, fp4 and their -dq kinds) run: `--device cuda` puts them on the GPU. */
+let device4bit: 'cpu' | 'cuda' = 'cpu';
+
+/**
+ * Selects the device of the 4-bit layers built from now on. 'cuda' needs a usable CUDA device
+ * (E_BAD_ARGUMENT with lowbit's reason otherwise). The int8 kinds stay on the CPU.
+ */
+export function setLowbit4bitDevice(device: 'cpu' | 'cuda'): void {
+  if (device === 'cuda') {
+    const info = backendInfo().cuda;
+    if (!info.available) throw new ExampleError('E_BAD_ARGUMENT', `--device cuda: CUDA is not usable here (${info.reason}); expected a machine with an NVIDIA GPU`);
+  }
+  device4bit = device;
+}
 
 /** lowbit's tensor inputs accept this ONNX-Runtime-style plain object. */
 function asInput(data: Float32Array, dims: number[]) {
@@ -36,7 +51,10 @@ export class LowbitLinear implements LinearLayer {
       throw new ExampleError('E_BAD_ARGUMENT',
         `input has ${x.length} values; expected rows × inFeatures = ${rows} × ${this.inFeatures}`);
     }
-    const y = this.layer.forward(asInput(x, [rows, this.inFeatures]));
+    const device = this.layer instanceof Linear4bit ? this.layer.device : 'cpu';
+    const input = device === 'cpu' ? asInput(x, [rows, this.inFeatures]) : Tensor.from(x, [rows, this.inFeatures], 'float32').to(device);
+    const y = this.layer.forward(input);
+    if (input instanceof Tensor) input.dispose();
     try {
       const out = y.toFloat32Array(); // a host copy, so the native tensor can be freed right away
       if (out.length !== rows * this.outFeatures) {
@@ -75,7 +93,7 @@ function buildLayer(kind: Exclude<QuantKind, 'fp32'>, weight: Float32Array, out:
     case 'fp4':
     case 'nf4-dq':
     case 'fp4-dq':
-      return Linear4bit.fromFloat(w, null, {
+      return Linear4bit.fromFloat(device4bit === 'cpu' ? w : Tensor.from(weight, [out, inp], 'float32').to('cuda'), null, {
         bias: false,
         computeDtype: 'float32',
         quantType: kind.startsWith('nf4') ? 'nf4' : 'fp4',

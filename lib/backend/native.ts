@@ -90,6 +90,7 @@ export const CUDA_OPS = [
   'int8MmDequant',
   'int8MixedScaledMm',
   'int8LinearForward',
+  'gemm4bit',
 ] as const;
 
 export type CpuOpName = (typeof CPU_OPS)[number];

@@ -14,6 +14,7 @@
 import { LowbitError } from '../errors.js';
 import { nativeAddon } from '../backend/native.js';
 import { backendFor } from '../backend/backend.js';
+import { parseDevice, type Device, type DeviceLike } from './device.js';
 import type { FloatDType } from './dtype.js';
 import { Tensor } from './tensor.js';
 
@@ -107,6 +108,35 @@ export class QuantState {
     });
     this.#absmaxF32 = out;
     return out;
+  }
+
+  /** The device of the block statistics (and, for a 4-bit weight, of its packed codes). */
+  get device(): Device {
+    return this.absmax.device;
+  }
+
+  /**
+   * Moves the block statistics to `device` in place (absmax; when nested the nested absmax, which
+   * stay nested) and returns this state, like bitsandbytes' `QuantState.to`. The tensors left
+   * behind are freed, and so is the cached float32 reconstruction. The code tables are shared
+   * read-only tables and stay where they are (matmul4bit uploads a nested table once per device).
+   */
+  to(device: DeviceLike): this {
+    const target = parseDevice(device, 'QuantState.to');
+    const move = (t: Tensor): Tensor => {
+      if (t.device === target) return t;
+      const moved = t.to(target);
+      t.dispose();
+      return moved;
+    };
+    const stale = this.#absmaxF32 !== null && this.#absmaxF32.device !== target;
+    this.absmax = move(this.absmax);
+    if (this.state2) this.state2.absmax = move(this.state2.absmax);
+    if (stale) {
+      this.#absmaxF32!.dispose();
+      this.#absmaxF32 = null;
+    }
+    return this;
   }
 
   /** Bytes of the block statistics (absmax, nested absmax and offset; code tables excluded). */

@@ -14,12 +14,16 @@
  * The JSON blob is written exactly as Python's json.dumps would: keys quant_type, blocksize,
  * dtype, shape, then nested_blocksize, nested_dtype, nested_offset; ", " / ": " separators;
  * the offset as the shortest repr of the float32 value widened to double.
+ *
+ * A layer on CUDA gives its device tensors (the code tables stay host tensors); a dict whose
+ * weight and statistics are device tensors loads into a layer on that device (bias moved to it
+ * at the first forward). Weight and statistics on different devices: LOWBIT_E_DEVICE.
  */
 import { FLOAT_DTYPES, type FloatDType } from '../core/dtype.js';
 import { QuantState, quantCodeTable, type QuantType4bit } from '../core/quant-state.js';
 import { BLOCKSIZES_4BIT, NESTED_BLOCKSIZE_4BIT } from '../functional/quantize-4bit.js';
 import { Tensor } from '../core/tensor.js';
-import { assertDType, assertShape, toTensor, type TensorInput } from '../core/validate.js';
+import { assertDType, assertSameDevice, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError, describeValue } from '../errors.js';
 import { Linear4bit, type Linear4bitOptions } from '../nn/linear-4bit.js';
 
@@ -237,6 +241,9 @@ export function linear4bitFromStateDict(dict: Record<string, TensorInput>, prefi
   } else {
     assertShape(packed.byteLength >= need8, op, () => `Expected at least ${need8} bytes in \`${prefix}weight\` for shape [${out}, ${inp}] but received ${packed.byteLength}`);
   }
+  // One device for the weight and its statistics (a CUDA packed weight with a CPU state cannot
+  // run; nothing is copied silently). Move the loaded layer with layer.to(device).
+  assertSameDevice(op, ...[packed, absmax, nestedAbsmax].filter((t): t is Tensor => t !== null));
   const bias = get('bias');
   if (bias) assertShape(bias.numel === out, op, () => `Expected ${out} entries in \`${prefix}bias\` but received ${bias.numel}`);
   const layer = new Linear4bit(inp, out, {

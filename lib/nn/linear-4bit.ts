@@ -9,12 +9,13 @@
  * to that dtype and float16 inputs compute in float16, as in bitsandbytes; unlike transformers'
  * default there is no forced (slow) float32 compute for half-precision inputs.
  */
+import { parseDevice, type Device, type DeviceLike } from '../core/device.js';
 import { FLOAT_DTYPES, type DType, type FloatDType } from '../core/dtype.js';
 import type { QuantState, QuantType4bit } from '../core/quant-state.js';
 import { Tensor } from '../core/tensor.js';
 import { assertDType, assertInt, assertOneOf, assertShape, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
-import { MATMUL_ACTIVATIONS, matmul4bit, matmul4bitAsync, type MatmulActivations } from '../functional/matmul-4bit.js';
+import { MATMUL_ACTIVATIONS, matmul4bitAs, matmul4bitAsAsync, type MatmulActivations } from '../functional/matmul-4bit.js';
 import { BLOCKSIZES_4BIT, QUANT_STORAGE_DTYPES, quantize4bit } from '../functional/quantize-4bit.js';
 import { Module } from './module.js';
 
@@ -106,6 +107,26 @@ export class Params4bit {
     return this.quantState.shape;
   }
 
+  /**
+   * Moves the packed weight and its quantization state to `device` in place (the nested
+   * statistics stay nested; the tensors left behind are freed), like bitsandbytes'
+   * `Params4bit.to('cuda')`. An empty parameter has nothing to move.
+   */
+  to(device: DeviceLike): void {
+    const target = parseDevice(device, 'Params4bit.to');
+    if (this.#data && this.#data.device !== target) {
+      const moved = this.#data.to(target);
+      this.#data.dispose();
+      this.#data = moved;
+    }
+    this.#state?.to(target);
+  }
+
+  /** The device of the packed weight ('cpu' while empty). */
+  get device(): Device {
+    return this.#data?.device ?? 'cpu';
+  }
+
   /** Packed bytes + block statistics (absmax, nested absmax, offset). */
   bytes(): number {
     if (!this.#data || !this.#state) return 0;
@@ -137,6 +158,8 @@ export class Linear4bit extends Module {
   /** Activation precision of the forward ('float32', 'int16' or 'int8'; Linear4bitOptions.activations). */
   activations: MatmulActivations;
   #disposed = false;
+  /** The bias converted to a compute dtype / moved to the weight's device, by `dtype@device`. */
+  #biasCache = new Map<string, { source: Tensor; cast: Tensor }>();
 
   /**
    * A layer without a weight yet: load one with `loadFloatWeight` or `fromStateDict`
@@ -187,6 +210,7 @@ export class Linear4bit extends Module {
   setBias(bias: TensorInput | null): void {
     const op = `${this.constructor.name}.setBias`;
     this.#ensureLive(op);
+    this.#clearBiasCache();
     if (bias === null) {
       this.bias = null;
       return;
@@ -197,7 +221,52 @@ export class Linear4bit extends Module {
     this.bias = B.reshape([this.outFeatures]);
   }
 
-  #prepare(op: string, input: TensorInput): { x: Tensor; xd: FloatDType; bias: Tensor | null } {
+  /**
+   * Moves the layer (packed weight, quantization state, bias) to `device` in place and returns
+   * it, like torch's `module.to('cuda')`. forward then expects inputs on that device
+   * (LOWBIT_E_DEVICE otherwise).
+   */
+  to(device: DeviceLike): this {
+    const op = `${this.constructor.name}.to`;
+    this.#ensureLive(op);
+    const target = parseDevice(device, op);
+    this.weight.to(target);
+    this.#clearBiasCache();
+    if (this.bias && this.bias.device !== target) this.bias = this.bias.to(target);
+    return this;
+  }
+
+  /** The device of the layer's weight ('cpu' while it has none). */
+  get device(): Device {
+    return this.weight.device;
+  }
+
+  /** The bias in dtype `d` on the weight's device, converted once and cached. */
+  #biasAs(d: FloatDType): Tensor | null {
+    if (!this.bias) return null;
+    const device = this.weight.device;
+    if (this.bias.dtype === d && this.bias.device === device) return this.bias;
+    const key = `${d}@${device}`;
+    const hit = this.#biasCache.get(key);
+    if (hit && hit.source === this.bias && !hit.cast.disposed) return hit.cast;
+    if (hit) hit.cast.dispose();
+    const cast = this.bias.toDType(d).to(device);
+    this.#biasCache.set(key, { source: this.bias, cast });
+    return cast;
+  }
+
+  #clearBiasCache(): void {
+    for (const { cast } of this.#biasCache.values()) if (cast !== this.bias) cast.dispose();
+    this.#biasCache.clear();
+  }
+
+  /**
+   * The product's operands. The compute dtype cd (module doc) decides the rounding: x is rounded
+   * to cd and the float32 sums to cd, then to x's dtype. When cd is float32 the first rounding is
+   * exact and the second is subsumed by rounding the sums straight to x's dtype, so x is passed
+   * as it is with the result in its dtype (no conversion, on the CPU or the GPU).
+   */
+  #prepare(op: string, input: TensorInput): { x: Tensor; xd: FloatDType; outDtype: FloatDType; bias: Tensor | null } {
     this.#ensureLive(op);
     if (!this.weight.isQuantized) {
       throw new LowbitError(`${op}: the layer has no weight yet; call loadFloatWeight(...) or load a state dict first`, 'LOWBIT_E_ARGUMENT');
@@ -206,26 +275,33 @@ export class Linear4bit extends Module {
     assertDType(x, FLOAT_DTYPES, op, 'x');
     assertShape(x.ndim >= 1 && x.shape[x.ndim - 1] === this.inFeatures, op, () =>
       `Expected the last dimension of \`x\` to be inFeatures = ${this.inFeatures} but received shape [${x.shape.join(', ')}]`);
+    if (x.device !== this.weight.device) {
+      throw new LowbitError(
+        `${op}: the input is on ${x.device} but the layer's weight is on ${this.weight.device}; move one of them (x.to(...) or layer.to(...))`,
+        'LOWBIT_E_DEVICE',
+      );
+    }
     const xd = x.dtype as FloatDType;
     if (this.computeDtype === null && (xd === 'float32' || xd === 'bfloat16')) this.computeDtype = xd;
     const cd = this.computeDtype ?? xd;
-    const bias = this.bias ? this.bias.toDType(cd) : null;
-    return { x: x.toDType(cd), xd, bias };
+    const bias = this.#biasAs(cd);
+    if (cd === xd || cd === 'float32') return { x, xd, outDtype: xd, bias };
+    return { x: x.toDType(cd), xd, outDtype: cd, bias };
   }
 
   /** `y = x · dequant(W)ᵀ + bias`, shape `[..., out]`, dtype of `x`. */
   forward(input: TensorInput): Tensor {
     const op = `${this.constructor.name}.forward`;
-    const { x, xd, bias } = this.#prepare(op, input);
-    const y = matmul4bit(x, this.weight.data, this.weight.quantState, bias, { activations: this.activations });
+    const { x, xd, outDtype, bias } = this.#prepare(op, input);
+    const y = matmul4bitAs(op, x, this.weight.data, this.weight.quantState, bias, { activations: this.activations }, outDtype);
     return y.toDType(xd);
   }
 
   /** forward off the event loop (the product runs on the libuv pool). */
   override async forwardAsync(input: TensorInput): Promise<Tensor> {
     const op = `${this.constructor.name}.forwardAsync`;
-    const { x, xd, bias } = this.#prepare(op, input);
-    const y = await matmul4bitAsync(x, this.weight.data, this.weight.quantState, bias, { activations: this.activations });
+    const { x, xd, outDtype, bias } = this.#prepare(op, input);
+    const y = await matmul4bitAsAsync(op, x, this.weight.data, this.weight.quantState, bias, { activations: this.activations }, outDtype);
     return y.toDType(xd);
   }
 
@@ -243,6 +319,7 @@ export class Linear4bit extends Module {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#clearBiasCache();
     this.weight.dispose();
     this.bias = null;
   }

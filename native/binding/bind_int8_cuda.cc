@@ -12,23 +12,10 @@
 #include "int8_args.h"
 #include "lowbit/cuda_api.h"
 #include "lowbit/ops_int8.h"
+#include "workspace.h"
 
 namespace lb::binding {
 namespace {
-
-// Runs `run(launch, p)` with a workspace of `bytes` on `device`, freeing it afterwards.
-template <typename Params>
-Status with_workspace(int device, size_t bytes, const Params& p, Status (*run)(const lb::cuda::Launch&, const Params&)) {
-  lb::cuda::Launch launch;
-  launch.device = device;
-  if (bytes > 0) {
-    LB_RETURN_IF_ERROR(lb::cuda::device_malloc(device, bytes, &launch.workspace));
-    launch.workspace_bytes = bytes;
-  }
-  const Status s = run(launch, p);
-  const Status freed = lb::cuda::device_free(device, launch.workspace);
-  return s.is_ok() ? freed : s;
-}
 
 // One parser per op: the shared reader over device operands, then the launcher.
 template <typename Params, Params (*Read)(Napi::Env, const Napi::Object&, Operands&),

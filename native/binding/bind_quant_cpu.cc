@@ -58,18 +58,7 @@ void register_quant_cpu(Napi::Env env, Napi::Object cpu) {
     return host_op_with_code<DenestAbsmaxParams, read_denest_absmax, cpu::denest_absmax>(e, o, "denestAbsmax");
   });
   export_op(env, cpu, "gemm4bit", [](Napi::Env e, const Napi::Object& o) {
-    const char* op = "gemm4bit";
-    Operands ops(e, o, op, Where::Host);
-    Gemm4bitParams p = read_gemm_4bit(e, o, ops);
-    if (has(o, "qabsmax")) {  // optional: the double-quantized form of absmax (ops_quant.h)
-      const int64_t nb = (p.N * p.K + p.blocksize - 1) / p.blocksize;
-      p.nested_blocksize = (int32_t)get_int(o, "nestedBlocksize", op, 1, INT32_MAX);
-      p.nested_offset = (float)get_number(o, "nestedOffset", op);
-      p.qabsmax = static_cast<const uint8_t*>(ops.get("qabsmax", (size_t)nb));
-      p.nested_absmax = static_cast<const float*>(ops.get("nestedAbsmax", checked_bytes(e, op, (nb + p.nested_blocksize - 1) / p.nested_blocksize, 4)));
-      p.nested_code = static_cast<const float*>(get_buffer(o, "nestedCode", op, Where::Host, 256 * sizeof(float)).data);
-    }
-    return Runner([p] { return cpu::gemm_4bit(p); });
+    return host_op<Gemm4bitParams, read_gemm_4bit, cpu::gemm_4bit>(e, o, "gemm4bit");
   });
 }
 

@@ -1,5 +1,6 @@
 // CUDA exports of the 4-bit / 8-bit blockwise family (see binding.h: register_quant_cuda):
 //   quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, nestAbsmax, denestAbsmax
+//   and gemm4bit (the fused 4-bit matmul, launch contract with a per-call workspace: workspace.h)
 //   (+ the *Async twins from export_op), with exactly the option names of the CPU exports in
 //   bind_quant_cpu.cc, so lib/ sends the same arguments to either backend.
 // Tensor operands are DeviceBuffers (Where::Device), all on one device (`device`, default: the
@@ -21,6 +22,7 @@
 #include "lowbit/half.h"
 #include "lowbit/ops_quant.h"
 #include "quant_args.h"
+#include "workspace.h"
 
 namespace lb::binding {
 namespace {
@@ -105,6 +107,13 @@ void register_quant_cuda(Napi::Env env, Napi::Object cuda) {
   });
   export_op(env, cuda, "denestAbsmax", [](Napi::Env e, const Napi::Object& o) {
     return device_op_with_code<DenestAbsmaxParams, read_denest_absmax, lb::cuda::denest_absmax>(e, o, "denestAbsmax");
+  });
+  // Every operand on the device, the nested code table included (lib/ keeps a device copy).
+  export_op(env, cuda, "gemm4bit", [](Napi::Env e, const Napi::Object& o) -> Runner {
+    Operands ops(e, o, "gemm4bit", Where::Device);
+    const Gemm4bitParams p = read_gemm_4bit(e, o, ops);
+    const int device = ops.device();
+    return [p, device] { return with_workspace(device, lb::cuda::gemm_4bit_workspace_bytes(p), p, lb::cuda::gemm_4bit); };
   });
 }
 

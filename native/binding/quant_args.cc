@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "lowbit/gemm_4bit_validate.h"
+
 namespace lb::binding {
 namespace {
 
@@ -94,10 +96,10 @@ DenestAbsmaxParams read_denest_absmax(Napi::Env env, const Napi::Object& o, Oper
 Gemm4bitParams read_gemm_4bit(Napi::Env env, const Napi::Object& o, Operands& ops) {
   const char* op = "gemm4bit";
   Gemm4bitParams p{};
-  p.M = get_int(o, "M", op, 0, kMaxElements);
-  p.N = get_int(o, "N", op, 0, kMaxElements);
-  p.K = get_int(o, "K", op, 0, kMaxElements);
-  p.ldc = get_int_or(o, "ldc", op, 0, kMaxElements, p.N);
+  p.M = get_int(o, "M", op, 0, kGemm4bitMaxElements);
+  p.N = get_int(o, "N", op, 0, kGemm4bitMaxElements);
+  p.K = get_int(o, "K", op, 0, kGemm4bitMaxElements);
+  p.ldc = get_int_or(o, "ldc", op, 0, kGemm4bitMaxElements, p.N);
   if (p.ldc < p.N) throw_error(env, "LOWBIT_E_SHAPE", "Expected `ldc` >= N in gemm4bit");
   p.a_dtype = get_float_dtype(env, o, "aDtype", op);
   p.out_dtype = get_float_dtype(env, o, "outDtype", op);
@@ -105,13 +107,25 @@ Gemm4bitParams read_gemm_4bit(Napi::Env env, const Napi::Object& o, Operands& op
   p.quant_type = get_quant_type(o, op);
   p.activations = static_cast<MatmulActivations>(get_int_or(o, "activations", op, 0, 2, 0));  // F32, Int16, Int8
   const double nk = (double)p.N * (double)p.K, mk = (double)p.M * (double)p.K;
-  if (nk > (double)kMaxElements || mk > (double)kMaxElements || (double)p.M * (double)p.ldc > (double)kMaxElements) {
-    throw_error(env, "LOWBIT_E_SHAPE", "gemm4bit: M, N, K too large");
+  if (nk > (double)kGemm4bitMaxElements || mk > (double)kGemm4bitMaxElements ||
+      (double)p.M * (double)p.ldc > (double)kGemm4bitMaxElements) {
+    throw_error(env, "LOWBIT_E_SHAPE", "gemm4bit: M, N, K too large (an operand above 2^46 elements)");
   }
-  const int64_t wn = p.N * p.K;
+  const int64_t wn = p.N * p.K, nb = num_blocks(wn, p.blocksize);
   p.a = ops.get("a", checked_bytes(env, op, p.M * p.K, dtype_size(p.a_dtype)));
   p.packed = static_cast<const uint8_t*>(ops.get("packed", packed_bytes(wn)));
-  p.absmax = static_cast<const float*>(ops.get("absmax", checked_bytes(env, op, num_blocks(wn, p.blocksize), 4)));
+  // Block scales: float32 `absmax`, or the double-quantized form (qabsmax + nestedAbsmax +
+  // nestedCode + nestedOffset + nestedBlocksize), or both (ops_quant.h). Every operand lives in
+  // the memory of the backend (the CUDA kernels rebuild the scales from the 1-byte form).
+  if (has(o, "absmax")) p.absmax = static_cast<const float*>(ops.get("absmax", checked_bytes(env, op, nb, 4)));
+  if (has(o, "qabsmax")) {
+    p.nested_blocksize = (int32_t)get_int(o, "nestedBlocksize", op, 1, INT32_MAX);
+    p.nested_offset = (float)get_number(o, "nestedOffset", op);
+    p.qabsmax = static_cast<const uint8_t*>(ops.get("qabsmax", (size_t)nb));
+    p.nested_absmax =
+        static_cast<const float*>(ops.get("nestedAbsmax", checked_bytes(env, op, num_blocks(nb, p.nested_blocksize), 4)));
+    p.nested_code = static_cast<const float*>(ops.get("nestedCode", 256 * sizeof(float)));
+  }
   if (has(o, "bias")) {
     p.bias_dtype = get_float_dtype(env, o, "biasDtype", op);
     p.bias = ops.get("bias", checked_bytes(env, op, p.N, dtype_size(p.bias_dtype)));
@@ -121,6 +135,7 @@ Gemm4bitParams read_gemm_4bit(Napi::Env env, const Napi::Object& o, Operands& op
   }
   const int64_t out_elems = p.M == 0 ? 0 : (p.M - 1) * p.ldc + p.N;
   p.out = ops.get("out", checked_bytes(env, op, out_elems, dtype_size(p.out_dtype)));
+  check(env, gemm4bit_detail::validate(p));
   return p;
 }
 

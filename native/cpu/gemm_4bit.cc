@@ -23,6 +23,7 @@ namespace lb::cpu {
 
 namespace ref {
 Status check_gemm_4bit(const Gemm4bitParams& p);
+bool with_host_absmax(const Gemm4bitParams& p, std::vector<float>& storage, Gemm4bitParams& q);
 }
 
 namespace {
@@ -104,6 +105,9 @@ std::vector<float> row_as_f32(const Gemm4bitParams& p) {
 Status gemm_4bit(const Gemm4bitParams& p) {
   LB_RETURN_IF_ERROR(ref::check_gemm_4bit(p));
   if (p.M == 0 || p.N == 0) return Status::ok();
+  std::vector<float> rebuilt;
+  Gemm4bitParams with_absmax;
+  if (ref::with_host_absmax(p, rebuilt, with_absmax)) return gemm_4bit(with_absmax);
   const bool fast = p.K > 0 && p.K % p.blocksize == 0;
   if (!fast) {
     // Rows of A are independent; split them (a single row runs on one thread).

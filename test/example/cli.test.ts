@@ -51,6 +51,19 @@ describe('llama2c CLI', () => {
     await expect(cli('fly')).rejects.toThrowError(/unknown command "fly"; expected one of demo, generate, perplexity, table/);
     await expect(cli('perplexity', '--file', '/nonexistent/story.txt')).rejects.toThrowError(/cannot read --file \/nonexistent\/story\.txt/);
     await expect(cli('generate', '--model', '/nonexistent.bin')).rejects.toThrowError(/ENOENT/);
+    await expect(cli('generate', '--device', 'gpu')).rejects.toThrowError(/--device is "gpu"; expected cpu or cuda/);
+  });
+
+  it.skipIf(!layersAvailable)('--device cuda runs the nf4 rows on the GPU, or says why it cannot', async () => {
+    const { backendInfo } = await import('../../lib/index.js');
+    if (!backendInfo().cuda.available) {
+      await expect(cli('generate', '--quant', 'nf4', '--device', 'cuda', '--steps', '2')).rejects.toThrowError(/--device cuda: CUDA is not usable here/);
+      return;
+    }
+    const gpu = await cli('generate', '--quant', 'nf4', '--device', 'cuda', '--steps', '8', '--prompt', 'Once upon a time');
+    expect(gpu.out.length).toBeGreaterThan(0);
+    const { setLowbit4bitDevice } = await import('../../examples/llama2c/lowbit-layers.js');
+    setLowbit4bitDevice('cpu');
   });
 
   it.skipIf(layersAvailable)('explains that quantized kinds need the built package when lowbit cannot load', async () => {

@@ -9,28 +9,28 @@
 #include <vector>
 
 #include "cpu/quant_common.h"
+#include "lowbit/gemm_4bit_validate.h"
 #include "lowbit/ops_quant.h"
 
 namespace lb::cpu::ref {
 
 Status check_gemm_4bit(const Gemm4bitParams& p);
+bool with_host_absmax(const Gemm4bitParams& p, std::vector<float>& storage, Gemm4bitParams& q);
 
-Status check_gemm_4bit(const Gemm4bitParams& p) {
-  const char* op = "gemm_4bit";
-  if (p.M < 0 || p.N < 0 || p.K < 0) return invalid_shape("Expected non-negative M, N, K in gemm_4bit");
-  if (p.ldc < p.N) return invalid_shape("Expected ldc >= N in gemm_4bit but received ldc " + std::to_string(p.ldc) + " for N " + std::to_string(p.N));
-  LB_RETURN_IF_ERROR(quant::check_float_dtype(p.a_dtype, op, "A"));
-  LB_RETURN_IF_ERROR(quant::check_float_dtype(p.out_dtype, op, "out"));
-  if (p.bias) LB_RETURN_IF_ERROR(quant::check_float_dtype(p.bias_dtype, op, "bias"));
-  LB_RETURN_IF_ERROR(quant::check_blocksize(p.blocksize, true, op));
-  if (!quant::quant_type_ok(p.quant_type)) return invalid_argument("gemm_4bit: unknown quant_type (expected FP4=0 or NF4=1)");
-  if (p.activations != MatmulActivations::F32 && p.activations != MatmulActivations::Int16 && p.activations != MatmulActivations::Int8)
-    return invalid_argument("gemm_4bit: unknown activations mode (expected F32=0, Int16=1 or Int8=2)");
-  if (p.M > 0 && p.N > 0 && (!p.out || (p.K > 0 && (!p.a || !p.packed || !p.absmax)))) return invalid_argument("gemm_4bit: null buffer");
-  const int nested_parts = (p.qabsmax != nullptr) + (p.nested_absmax != nullptr) + (p.nested_code != nullptr);
-  if (nested_parts != 0 && (nested_parts != 3 || p.nested_blocksize <= 0))
-    return invalid_argument("gemm_4bit: the double-quantized scales need qabsmax, nested_absmax, nested_code and a positive nested_blocksize together");
-  return Status::ok();
+Status check_gemm_4bit(const Gemm4bitParams& p) { return gemm4bit_detail::validate(p); }
+
+// A call that carries only the double-quantized scales (absmax == nullptr, the form the CUDA
+// backend prefers): the float32 scales rebuilt on the host exactly as denest_absmax does, in
+// `storage`, and `q` = p with absmax pointing at them. False when p already has absmax.
+bool with_host_absmax(const Gemm4bitParams& p, std::vector<float>& storage, Gemm4bitParams& q) {
+  if (p.absmax != nullptr || !gemm4bit_detail::has_nested(p) || p.N == 0 || p.K == 0) return false;
+  const int64_t nb = (p.N * p.K + p.blocksize - 1) / p.blocksize;
+  storage.resize((size_t)nb);
+  const DenestAbsmaxParams d{p.qabsmax, p.nested_absmax, p.nested_code, p.nested_offset, nb, p.nested_blocksize, storage.data()};
+  if (!denest_absmax(d).is_ok()) return false;
+  q = p;
+  q.absmax = storage.data();
+  return true;
 }
 
 namespace {
@@ -101,6 +101,9 @@ bool int8_row(const Gemm4bitParams& p, int64_t m) {
 
 Status gemm_4bit(const Gemm4bitParams& p) {
   LB_RETURN_IF_ERROR(check_gemm_4bit(p));
+  std::vector<float> rebuilt;
+  Gemm4bitParams with_absmax;
+  if (with_host_absmax(p, rebuilt, with_absmax)) return gemm_4bit(with_absmax);
   if (p.M == 1 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0 && p.activations == MatmulActivations::Int16 && gemv_4bit_int16(p))
     return Status::ok();
   const bool int8 = p.activations == MatmulActivations::Int8 && p.N > 0 && p.K > 0 && p.K % p.blocksize == 0 && p.K % 64 == 0;

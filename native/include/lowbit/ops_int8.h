@@ -33,6 +33,7 @@
 #include <string>
 
 #include "lowbit/codebooks.h"
+#include "lowbit/cuda_launch.h"
 #include "lowbit/dtype.h"
 #include "lowbit/half.h"
 #include "lowbit/status.h"
@@ -137,18 +138,7 @@ Status int8_linear_forward(const Int8LinearForwardParams& p);
 }  // namespace cpu::ref
 
 namespace cuda {
-// The launch contract of the CUDA int8 ops. Pointers in the Params are device pointers on
-// `device`. Work is enqueued on `stream` (a cudaStream_t; null = the legacy default stream)
-// and the launcher synchronises that stream (not the device) before returning its Status.
-// `workspace` is device scratch memory of at least <op>_workspace_bytes(params) bytes, owned
-// by the caller for the duration of the call (null when that size is 0).
-struct Launch {
-  int device = 0;
-  void* stream = nullptr;
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-};
-
+// The launch contract (lb::cuda::Launch: device, stream, workspace) is lowbit/cuda_launch.h.
 size_t int8_vectorwise_quant_workspace_bytes(const Int8VectorwiseQuantParams& p);
 Status int8_vectorwise_quant(const Launch& launch, const Int8VectorwiseQuantParams& p);
 size_t int8_linear_matmul_workspace_bytes(const Int8LinearMatmulParams& p);

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "lowbit/codebooks.h"
+#include "lowbit/cuda_launch.h"
 #include "lowbit/dtype.h"
 #include "lowbit/status.h"
 
@@ -122,7 +123,8 @@ struct Gemm4bitParams {
   const void* a;          // [M, K] row-major, F32 / F16 / BF16
   DType a_dtype;
   const uint8_t* packed;  // W [N, K] flattened row-major, packed as quantize_4bit
-  const float* absmax;    // [ceil(N*K / blocksize)], de-nested
+  const float* absmax;    // [ceil(N*K / blocksize)], de-nested; may be null when the
+                          // double-quantized scales below are given (the CPU then rebuilds it)
   const void* bias;       // [N] or nullptr
   DType bias_dtype;       // F32 / F16 / BF16 (ignored without bias)
   int64_t M, N, K;
@@ -146,6 +148,7 @@ struct Gemm4bitParams {
   //   lane's first k and sx = f32(amax / 16129) of the sub-block holding k0, chunks in order;
   //   then the lane reduction and bias as above.
   MatmulActivations activations = MatmulActivations::F32;
+  // Validation of every field: lowbit/gemm_4bit_validate.h.
   // Optional, all set or all null: the double-quantized form that `absmax` was de-nested from
   // (a QuantState with compressStatistics), absmax[b] == f32(f32(nested_code[qabsmax[b]] *
   // nested_absmax[b / nested_blocksize]) + nested_offset) exactly as denest_absmax computes it.
@@ -174,6 +177,16 @@ namespace cuda {
 // Double quantization on the device (cuda/launch/nest_absmax.cu), bit-identical to cpu::ref.
 Status nest_absmax(int device, const NestAbsmaxParams& p);
 Status denest_absmax(int device, const DenestAbsmaxParams& p);
+// The fused 4-bit matmul on the device (cuda/launch/gemm_4bit.cu; launch contract in
+// lowbit/cuda_launch.h). The kernel is chosen by M, N, K (cuda/kernels/gemm_4bit.md). On CUDA:
+//  - the float32 order of the CPU cannot be followed by a warp-parallel reduction; each kernel
+//    documents its own fixed order in its header (the same bits on every run and for every
+//    launch configuration), and results agree with the CPU within a bound derived from K;
+//  - `activations` must be F32 (the int16/int8 modes are CPU-only);
+//  - absmax may be null when the double-quantized scales are given: the kernels rebuild each
+//    scale from them exactly as denest_absmax does (no separate pass per call).
+size_t gemm_4bit_workspace_bytes(const Gemm4bitParams& p);
+Status gemm_4bit(const Launch& launch, const Gemm4bitParams& p);
 }  // namespace cuda
 
 }  // namespace lb

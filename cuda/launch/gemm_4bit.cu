@@ -1,0 +1,66 @@
+// The public CUDA entry point of the fused 4-bit matmul, lb::cuda::gemm_4bit (lowbit/ops_quant.h,
+// launch contract lowbit/cuda_launch.h): validate (lowbit/gemm_4bit_validate.h) -> choose the
+// kernel by M, N, K -> enqueue on launch.stream -> synchronise that stream -> Status.
+//
+// Kernel choice (the ONE place it is made: choose_gemm_4bit_kernel; the rule and its reasoning
+// are in cuda/kernels/gemm_4bit.md):
+//   M == 1  -> Gemv      cuda/kernels/gemv_4bit.cuh (decode)
+//   M >= 2  -> GemvRows  the same GEMV kernel over the rows (grid.y = M): correct and
+//                        deterministic, each row the bits it has alone; it streams the weight once
+//                        per row, so it is the fallback until the tensor-core kernels
+//                        (cuda/launch/gemm_4bit_mma.cuh) are wired in here.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "common/launch.cuh"
+#include "gemv_4bit.cuh"
+#include "lowbit/gemm_4bit_validate.h"
+#include "lowbit/ops_quant.h"
+
+namespace lb::cuda {
+namespace {
+
+enum class Gemm4bitKernel { Gemv, GemvRows };
+
+Gemm4bitKernel choose_gemm_4bit_kernel(const Gemm4bitParams& p) {
+  if (p.M <= 1) return Gemm4bitKernel::Gemv;
+  return Gemm4bitKernel::GemvRows;
+}
+
+Status check_cuda_support(const Gemm4bitParams& p) {
+  if (p.activations != MatmulActivations::F32) {
+    return unsupported("gemm_4bit: the int16/int8 activation modes are CPU-only; CUDA computes in float32 (activations = F32)");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+size_t gemm_4bit_workspace_bytes(const Gemm4bitParams& p) {
+  switch (choose_gemm_4bit_kernel(p)) {
+    case Gemm4bitKernel::Gemv:
+    case Gemm4bitKernel::GemvRows: return 0;
+  }
+  return 0;
+}
+
+Status gemm_4bit(const Launch& launch, const Gemm4bitParams& p) {
+  LB_RETURN_IF_ERROR(lb::gemm4bit_detail::validate(p));
+  LB_RETURN_IF_ERROR(check_cuda_support(p));
+  const size_t needed = gemm_4bit_workspace_bytes(p);
+  if (needed > 0 && (launch.workspace == nullptr || launch.workspace_bytes < needed)) {
+    return invalid_argument("gemm_4bit: workspace of " + std::to_string(needed) + " bytes needed, " +
+                            std::to_string(launch.workspace_bytes) + " given");
+  }
+  if (p.M == 0 || p.N == 0) return Status::ok();
+  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(launch.device));
+  cudaStream_t stream = static_cast<cudaStream_t>(launch.stream);
+  switch (choose_gemm_4bit_kernel(p)) {
+    case Gemm4bitKernel::Gemv:
+    case Gemm4bitKernel::GemvRows: LB_RETURN_IF_ERROR(detail::enqueue_gemv_4bit(p, stream)); break;
+  }
+  return lb::cuda_detail::finish_launch_on("gemv_4bit_kernel", stream);
+}
+
+}  // namespace lb::cuda
