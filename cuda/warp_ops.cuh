@@ -17,7 +17,8 @@
 //   ldmatrix      lanes 8j..8j+7 address the 16-byte rows of matrix j; reg j of lane l = row l/4,
 //                 b16 cols 2(l%4), 2(l%4)+1; .trans gives M_j[2(l%4)][l/4], M_j[2(l%4)+1][l/4]
 // Identities used by the arch-neutral helpers at the bottom (checked by the self-tests):
-//   m16n8k32 == four m8n8k16 (the layouts nest); m16n8k16 == two m16n8k8.
+//   m16n8k32 == four m8n8k16 (the layouts nest); m16n8k16 == two m16n8k8; bf16 m16n8k16 ==
+//   its shuffle + FMA twin (mma_bf16_16x8x16_simt, the sm_75 path).
 //
 // Invariants: every mma/ldmatrix is executed by all 32 lanes (full mask); ldmatrix row
 // addresses and cp.async addresses are aligned to 16 bytes (cp-size); m16n8k32 and
@@ -254,6 +255,53 @@ LB_DEVICE void mma_f16_16x8x16(float (&d)[4], const uint32_t (&a)[4], const uint
   mma_m16n8k16_f16_f32(d, a, b, c);
 #else
   mma_f16_16x8x16_via_m16n8k8(d, a, b, c);
+#endif
+}
+
+
+// bf16 16x8x16 tile computed with shuffles and scalar FMAs, for sm_75 (no bf16 mma before sm_80).
+// Same fragments as mma_m16n8k16_bf16_f32. Lane (g, t) owns D[g][2t+i] and D[g+8][2t+i]; for
+// each source quad lane q = 0..3 it fetches A rows g and g+8 (k = 2q, 2q+1, 2q+8, 2q+9) from lane
+// 4g+q and B columns 2t, 2t+1 (same k) from lanes 4(2t)+q and 4(2t+1)+q, and accumulates in the
+// fixed order q = 0..3, k = 2q, 2q+1, 2q+8, 2q+9 (each product exact in f32, one rounding per
+// add). Every lane executes every shuffle (full mask), as the mma would.
+LB_DEVICE float bf16_bits_to_f32(uint32_t bits16) { return __uint_as_float(bits16 << 16); }
+
+LB_DEVICE void mma_bf16_16x8x16_simt(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4]) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  float acc[4] = {c[0], c[1], c[2], c[3]};
+  for (int q = 0; q < 4; ++q) {  // not unrolled: keeps one source lane's registers live at a time
+    uint32_t ar[4], bc[2][2];
+LB_UNROLL
+    for (int r = 0; r < 4; ++r) ar[r] = __shfl_sync(0xffffffffu, a[r], 4 * g + q);
+LB_UNROLL
+    for (int i = 0; i < 2; ++i) {
+      bc[i][0] = __shfl_sync(0xffffffffu, b[0], 4 * (2 * t + i) + q);
+      bc[i][1] = __shfl_sync(0xffffffffu, b[1], 4 * (2 * t + i) + q);
+    }
+    // A regs: 0 = row g k(2q,2q+1), 1 = row g+8 k(2q,2q+1), 2 = row g k(2q+8,+9), 3 = row g+8 k(2q+8,+9).
+LB_UNROLL
+    for (int e = 0; e < 4; ++e) {
+      const int row_reg = e >= 2 ? 1 : 0, col = e & 1;
+LB_UNROLL
+      for (int half = 0; half < 2; ++half) {     // k 2q.. then 2q+8..
+        const uint32_t av = ar[row_reg + 2 * half], bv = bc[col][half];
+        acc[e] = __fadd_rn(acc[e], __fmul_rn(bf16_bits_to_f32(av & 0xffffu), bf16_bits_to_f32(bv & 0xffffu)));
+        acc[e] = __fadd_rn(acc[e], __fmul_rn(bf16_bits_to_f32(av >> 16), bf16_bits_to_f32(bv >> 16)));
+      }
+    }
+  }
+LB_UNROLL
+  for (int e = 0; e < 4; ++e) d[e] = acc[e];
+}
+
+// bf16 16x8x16 tile with the m16n8k16 fragments on every arch: the tensor core on sm_80+, the
+// SIMT twin above on sm_75.
+LB_DEVICE void mma_bf16_16x8x16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4]) {
+#if LB_HAS_SM80_FEATURES
+  mma_m16n8k16_bf16_f32(d, a, b, c);
+#else
+  mma_bf16_16x8x16_simt(d, a, b, c);
 #endif
 }
 

@@ -5,15 +5,21 @@
 // Kernel choice (the ONE place it is made: choose_gemm_4bit_kernel; the rule and its reasoning
 // are in cuda/kernels/gemm_4bit.md):
 //   M == 1  -> Gemv      cuda/kernels/gemv_4bit.cuh (decode)
-//   M >= 2  -> GemvRows  the same GEMV kernel over the rows (grid.y = M): correct and
-//                        deterministic, each row the bits it has alone; it streams the weight once
-//                        per row, so it is the fallback until the tensor-core kernels
-//                        (cuda/launch/gemm_4bit_mma.cuh) are wired in here.
+//   M >= 2, f16/bf16 activations, K >= 1 (detail::gemm_4bit_mma_supports)
+//           -> Mma       cuda/kernels/gemm_4bit_mma.cuh: the small-batch kernel (weights
+//                        dequantized in registers into m16n8k16 operands) for M <= 32, the prefill
+//                        kernel (dequantized tiles in shared memory) above; the weight is rounded to
+//                        the activation dtype for the tensor cores (cuda/kernels/gemm_4bit_mma.md)
+//   M >= 2 otherwise (f32 activations, K = 0)
+//           -> GemvRows  the same GEMV kernel over the rows (grid.y = M): correct and
+//                        deterministic, each row the bits it has alone, float32 weights (identity
+//                        and +-1 weights exact as on the CPU); it streams the weight once per row.
 #include <cuda_runtime.h>
 
 #include <string>
 
 #include "common/launch.cuh"
+#include "gemm_4bit_mma.cuh"
 #include "gemv_4bit.cuh"
 #include "lowbit/gemm_4bit_validate.h"
 #include "lowbit/ops_quant.h"
@@ -21,10 +27,11 @@
 namespace lb::cuda {
 namespace {
 
-enum class Gemm4bitKernel { Gemv, GemvRows };
+enum class Gemm4bitKernel { Gemv, GemvRows, Mma };
 
 Gemm4bitKernel choose_gemm_4bit_kernel(const Gemm4bitParams& p) {
   if (p.M <= 1) return Gemm4bitKernel::Gemv;
+  if (detail::gemm_4bit_mma_supports(p)) return Gemm4bitKernel::Mma;
   return Gemm4bitKernel::GemvRows;
 }
 
@@ -41,6 +48,7 @@ size_t gemm_4bit_workspace_bytes(const Gemm4bitParams& p) {
   switch (choose_gemm_4bit_kernel(p)) {
     case Gemm4bitKernel::Gemv:
     case Gemm4bitKernel::GemvRows: return 0;
+    case Gemm4bitKernel::Mma: return detail::gemm_4bit_mma_workspace_bytes(p);
   }
   return 0;
 }
@@ -59,8 +67,9 @@ Status gemm_4bit(const Launch& launch, const Gemm4bitParams& p) {
   switch (choose_gemm_4bit_kernel(p)) {
     case Gemm4bitKernel::Gemv:
     case Gemm4bitKernel::GemvRows: LB_RETURN_IF_ERROR(detail::enqueue_gemv_4bit(p, stream)); break;
+    case Gemm4bitKernel::Mma: LB_RETURN_IF_ERROR(detail::enqueue_gemm_4bit_mma(p, launch.workspace, stream)); break;
   }
-  return lb::cuda_detail::finish_launch_on("gemv_4bit_kernel", stream);
+  return lb::cuda_detail::finish_launch_on("gemm_4bit kernels", stream);
 }
 
 }  // namespace lb::cuda

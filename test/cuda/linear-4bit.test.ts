@@ -24,7 +24,7 @@ import {
 import { decode, encode, randn } from '../reference/int8-ref.js';
 import { expectLowbitError } from '../helpers/errors.js';
 import { bytesOf } from '../int8/backends.js';
-import { countOutOfBounds, valuesOf } from '../quant/bounds-4bit.js';
+import { countOutOfBounds, tensorCoreWeight, valuesOf } from '../quant/bounds-4bit.js';
 
 const cudaAvailable = backendInfo().cuda.available;
 
@@ -48,7 +48,9 @@ function expectWithinBounds(cudaY: Tensor, cpuY: Tensor, cpuLayer: Linear4bit, x
   const w = dequantize4bit(cpuLayer.weight.data, cpuLayer.weight.quantState, { outDtype: 'float32' }).toFloat32Array();
   const bv = cpuLayer.bias ? valuesOf(cpuLayer.bias.toDType(cpuLayer.computeDtype ?? (x.dtype as FloatDType))) : null; // as the product reads it
   const errors: string[] = [];
-  const p = { M: x.numel / K, N, K, dtype: cpuY.dtype as FloatDType, xv: valuesOf(x), w, bv };
+  const M = x.numel / K;
+  const wr = tensorCoreWeight(M, cpuY.dtype as FloatDType, cpuLayer.weight.data, cpuLayer.weight.quantState);
+  const p = { M, N, K, dtype: cpuY.dtype as FloatDType, xv: valuesOf(x), w, bv, wr };
   expect(countOutOfBounds(p, valuesOf(cudaY), valuesOf(cpuY), errors), `${what}: ${errors.join('; ')}`).toBe(0);
 }
 

@@ -285,7 +285,8 @@ SIMT_TEST(gemv_4bit_follows_its_documented_order_and_the_bounds) {
 SIMT_TEST(gemv_4bit_nested_scales_and_byte_path_give_the_same_bits) {
   for (int32_t bs : {32, 64, 256}) {
     for (QuantType q : {QuantType::NF4, QuantType::FP4}) {
-      const Problem p = make_problem(2, 21, 1024 + 64, bs, q, DType::F16, true, true, 77u + (uint32_t)bs);
+      // M = 1: with M >= 2 and 16-bit activations the dispatcher picks the tensor-core kernel.
+      const Problem p = make_problem(1, 21, 1024 + 64, bs, q, DType::F16, true, true, 77u + (uint32_t)bs);
       lb::Status s1, s2, s3;
       const std::vector<uint8_t> with_absmax = run_cuda(p, false, false, &s1);
       const std::vector<uint8_t> nested_only = run_cuda(p, true, false, &s2);
@@ -298,9 +299,10 @@ SIMT_TEST(gemv_4bit_nested_scales_and_byte_path_give_the_same_bits) {
   }
 }
 
-// Rows of a batch (the M >= 2 fallback) carry the bits each row has alone.
+// Rows of a batch (the M >= 2 fallback, taken by float32 activations) carry the bits each row
+// has alone. (16-bit activations with M >= 2 go to the tensor-core kernel: test_gemm_4bit_mma.cc.)
 SIMT_TEST(gemv_4bit_rows_of_a_batch_match_single_rows) {
-  const Problem batch = make_problem(5, 40, 100, 32, QuantType::NF4, DType::BF16, true, true, 5u);
+  const Problem batch = make_problem(5, 40, 100, 32, QuantType::NF4, DType::F32, true, true, 5u);
   lb::Status st;
   const std::vector<uint8_t> all = run_cuda(batch, true, false, &st);
   SIMT_EXPECT(st.is_ok()) << st.message();
@@ -309,9 +311,10 @@ SIMT_TEST(gemv_4bit_rows_of_a_batch_match_single_rows) {
     Problem one = batch;
     one.M = 1;
     one.x.assign(batch.x.begin() + m * batch.K, batch.x.begin() + (m + 1) * batch.K);
-    one.x_bytes.assign(batch.x_bytes.begin() + m * batch.K * 2, batch.x_bytes.begin() + (m + 1) * batch.K * 2);
+    const int64_t xs = (int64_t)lb::dtype_size(batch.act), os = (int64_t)lb::dtype_size(batch.out);
+    one.x_bytes.assign(batch.x_bytes.begin() + m * batch.K * xs, batch.x_bytes.begin() + (m + 1) * batch.K * xs);
     const std::vector<uint8_t> row = run_cuda(one, true, false, &st);
-    SIMT_EXPECT(std::memcmp(row.data(), all.data() + m * batch.N * 2, row.size()) == 0) << "row " << m;
+    SIMT_EXPECT(std::memcmp(row.data(), all.data() + m * batch.N * os, row.size()) == 0) << "row " << m;
   }
 }
 
