@@ -4,7 +4,8 @@
 # Every file scripts/mutants/<kind>-<name>.patch is one planted bug: a small patch to the
 # implementation (never to the tests) with two header lines,
 #   # what: <one-line description of the bug>
-#   # tests: <the test command that must catch it: vitest files, or "emu" for test/emu/run.sh --quick>
+#   # tests: <the test command that must catch it: vitest files, "emu" for test/emu/run.sh --quick,
+#   #         or "emu-race" for the race build of the harness, whose detector must report it>
 # and <kind> is
 #   ts      TypeScript (lib/): no rebuild, runs the listed vitest files
 #   native  C++ CPU code (native/): rebuilds the CPU-only addon incrementally, runs the listed vitest files
@@ -71,6 +72,13 @@ run_tests() {  # $1 = tests field, $2 = log; runs in the scratch copy, returns t
     echo "== SIMT_ORDER=desc build-emu/sm800/simt_tests" >>"$log"
     (cd "$SCRATCH" && SIMT_ORDER=desc build-emu/sm800/simt_tests) >>"$log" 2>&1 || rc=1
     return $rc
+  elif [[ $tests == emu-race ]]; then
+    # The race build (sm_80 path, one schedule): the shared-memory race detector must report the
+    # planted bug itself, not a wrong number (verdict() checks the message).
+    if ! (cd "$SCRATCH" && make -s -C test/emu -j"$JOBS" ARCH=800 SAN=race) >"$log" 2>&1; then
+      echo "  FAIL  build sm800 race" >>"$log"; return 1
+    fi
+    (cd "$SCRATCH" && SIMT_ORDER=asc build-emu/sm800-race/simt_tests) >>"$log" 2>&1
   else
     # shellcheck disable=SC2086  # the field is a list of files / vitest arguments
     (cd "$SCRATCH" && LOWBIT_ADDON_PATH="$SCRATCH/build/Release/lowbit.node" timeout 600 npx vitest run $tests) >"$log" 2>&1
@@ -85,13 +93,17 @@ verdict() {  # $1 = status of run_tests, $2 = tests field, $3 = log
     if grep -q 'FAIL  build' "$log"; then echo NOBUILD
     elif grep -qE '^ *FAIL ' "$log"; then echo caught
     else echo ERROR; fi
+  elif [[ $tests == emu-race ]]; then
+    if grep -q 'FAIL  build' "$log"; then echo NOBUILD
+    elif grep -q 'shared-memory race' "$log"; then echo caught
+    else echo NORACE; fi  # failed, but not by the detector: not what this mutant claims
   else
     if sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -qE '^ +Tests +[0-9]+ failed'; then echo caught; else echo ERROR; fi
   fi
 }
 
 caught_by() {  # $1 = log, $2 = tests field: the failing test files (vitest) or checks (emulator)
-  if [[ $2 == emu ]]; then
+  if [[ $2 == emu || $2 == emu-race ]]; then
     grep -oE '^  FAIL +[A-Za-z0-9_]+$' "$1" | sed -E 's/^  FAIL +//' | sort -u | head -2 | paste -sd';' -
   else
     sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -oE '^ *FAIL +test/[^ >]+' | sed -E 's/^ *FAIL +//' | sort -u | paste -sd';' -
@@ -135,6 +147,9 @@ if ((need_emu)); then
   echo "== baseline: emulation harness (must pass unmutated)"
   t0=$SECONDS
   if ! run_tests emu "$SCRATCH/logs/baseline-emu.log"; then tail -30 "$SCRATCH/logs/baseline-emu.log"; echo "baseline emulator run failed"; exit 2; fi
+  if grep -lq '^# tests: emu-race$' "${mutants[@]}"; then
+    if ! run_tests emu-race "$SCRATCH/logs/baseline-emu-race.log"; then tail -30 "$SCRATCH/logs/baseline-emu-race.log"; echo "baseline race-build run failed"; exit 2; fi
+  fi
   echo "   passed in $((SECONDS - t0)) s"
 fi
 
