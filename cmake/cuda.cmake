@@ -32,6 +32,16 @@ elseif(NOT LOWBIT_CUDA STREQUAL "OFF")
     # default, decompressed by the driver when the module loads. It asks nothing more of the driver
     # than the static CUDA 13 runtime already does (R580 or newer).
     target_compile_options(lowbit_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--compress-mode=size>)
+    # LOWBIT_PTXAS_LOG=ON (or the environment variable of that name at the first configure; kept in
+    # the cache so a later configure does not recompile): ptxas reports every kernel's registers,
+    # shared memory, stack and spills into <build>/ptxas/<unit>.log (scripts/ptxas-log.sh), which
+    # scripts/cuda-resources.sh --from-build checks instead of compiling the kernels again (CI).
+    set(LOWBIT_PTXAS_LOG "$ENV{LOWBIT_PTXAS_LOG}" CACHE STRING "keep ptxas -v reports in <build>/ptxas (ON/OFF)")
+    if(LOWBIT_PTXAS_LOG)
+      target_compile_options(lowbit_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=-v>)
+      set_target_properties(lowbit_cuda PROPERTIES CUDA_COMPILER_LAUNCHER
+                            "${CMAKE_SOURCE_DIR}/scripts/ptxas-log.sh;${CMAKE_BINARY_DIR}/ptxas")
+    endif()
     set_target_properties(lowbit_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static POSITION_INDEPENDENT_CODE ON)
     target_link_libraries(lowbit_cuda PUBLIC CUDA::cudart_static)
     target_compile_definitions(lowbit_cuda PUBLIC LOWBIT_HAVE_CUDA=1)

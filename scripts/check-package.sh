@@ -253,8 +253,9 @@ if ((QUICK == 0)); then
   install_git() {
     local dir=$WORK/user-git
     new_project "$dir" || return 1
-    # CPU-only keeps the two source builds (in the clone npm prepares, then in the install) short;
-    # this step is about the entry points, which are the same in every flavor.
+    # npm prepares the clone (`npm install` there: prepare compiles the TypeScript; install.mjs
+    # skips the addon, which is not packed) and then installs the packed clone, which builds it.
+    # CPU-only keeps that build short; this step is about the entry points, the same in every flavor.
     (cd "$dir" && LOWBIT_CUDA=off npm install "git+file://$ROOT#$(git -C "$ROOT" rev-parse HEAD)") || return 1
     (cd "$dir" && node -e "console.log(require('lowbit/package.json').version)") || return 1
     run_readme_example "$dir" && want_flavor=none check_backend_info "$dir"

@@ -8,15 +8,30 @@
 #   scripts/cuda-resources.sh            # regenerate cuda/resource-usage.txt
 #   scripts/cuda-resources.sh --check    # regenerate into a temp file; fail on any difference
 #                                        # from the checked-in file or any spill / local memory
+#   scripts/cuda-resources.sh --check --from-build [DIR]
+#                                        # the same check on the reports the addon's own build
+#                                        # kept (LOWBIT_PTXAS_LOG=1 npm ci; DIR default build/ptxas):
+#                                        # no second compile of the kernels (CI)
 # Needs nvcc (no GPU). One nvcc per file with all five -gencode targets; JOBS (default 2)
-# files compile in parallel.
+# files compile in parallel. The addon's build compiles the same sources with the same targets
+# and ptxas options (cmake/cuda.cmake), so both ways record the same numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 JOBS=${JOBS:-2}
 ARCHS=(75 80 86 89 90)
 CHECK=0
-[[ "${1:-}" == "--check" ]] && CHECK=1
+FROM_BUILD=
+while (($#)); do
+  case $1 in
+    --check) CHECK=1 ;;
+    --from-build)
+      FROM_BUILD=build/ptxas
+      if [[ -n ${2:-} && $2 != --* ]]; then FROM_BUILD=$2; shift; fi ;;
+    *) echo "usage: $0 [--check] [--from-build [DIR]]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 if ! "$NVCC" --version >/dev/null 2>&1; then
   echo "cuda-resources: nvcc not found (set NVCC)" >&2
@@ -42,12 +57,31 @@ compile() {  # compile <file.cu> [log dir] -> <log dir>/<name>.log
 sources=(cuda/launch/*.cu)
 pids=()
 status=0
-for src in "${sources[@]}"; do
-  compile "$src" &
-  pids+=($!)
-  if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
-done
-for p in "${pids[@]}"; do wait "$p" || status=1; done
+if [[ -n $FROM_BUILD ]]; then
+  # The build's reports: one per unit, each at least as new as every CUDA source and header
+  # (an older one would describe code that has changed since: rebuild first).
+  for src in "${sources[@]}"; do
+    log="$FROM_BUILD/$(basename "$src" .cu).log"
+    if [[ ! -f $log ]]; then
+      echo "cuda-resources: no ptxas report $log; build with LOWBIT_PTXAS_LOG=1 (see cmake/cuda.cmake)" >&2
+      exit 1
+    fi
+    stale=$(find cuda native/include -type f \( -name '*.cu' -o -name '*.cuh' -o -name '*.h' \) -newer "$log" | head -1)
+    if [[ -n $stale ]]; then
+      echo "cuda-resources: $log is older than $stale; rebuild the addon first" >&2
+      exit 1
+    fi
+    cp "$log" "$work/"
+  done
+  echo "cuda-resources: reading the build's ptxas reports in $FROM_BUILD"
+else
+  for src in "${sources[@]}"; do
+    compile "$src" &
+    pids+=($!)
+    if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || status=1; done
+fi
 mkdir -p "$work/probe"
 compile test/emu/probe/probe_main.cu "$work/probe" || status=1
 (( status == 0 )) || exit 1

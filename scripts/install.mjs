@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +39,20 @@ const requested = (process.env.LOWBIT_CUDA || 'auto').toLowerCase();
 if (!['auto', 'on', 'off', 'emulated'].includes(requested)) {
   console.error(`lowbit: LOWBIT_CUDA must be auto, on, off or emulated, got '${process.env.LOWBIT_CUDA}'`);
   process.exit(1);
+}
+
+// npm installs a git dependency in two rounds. It clones the repository and runs `npm install`
+// there, as the root project (INIT_CWD, where npm started, is this package's own folder), so that
+// `prepare` can compile the TypeScript; then it packs the clone and installs the tarball, which
+// runs this script again in node_modules/lowbit. The first round's build/ is not packed (see
+// "files" in package.json), so building there would only double the install time: with CUDA,
+// five architectures compiled twice. npm marks that round with _PACOTE_NO_PREPARE_. Should a
+// future npm drop the variable, the only cost is the extra build.
+const preparingGitDependency =
+  process.env._PACOTE_NO_PREPARE_ !== undefined && process.env.INIT_CWD !== undefined && resolve(process.env.INIT_CWD) === resolve(root);
+if (preparingGitDependency && !process.env.LOWBIT_FORCE_BUILD && !process.argv.includes('--force')) {
+  console.log('lowbit: npm is preparing a git dependency; the addon is built when the packed package installs');
+  process.exit(0);
 }
 
 if (!process.env.LOWBIT_FORCE_BUILD && !process.argv.includes('--force') && process.env.LOWBIT_CUDA === undefined) {

@@ -63,15 +63,10 @@ build_native() {  # CPU-only addon (LOWBIT_CUDA=OFF), incremental after the firs
 run_tests() {  # $1 = tests field, $2 = log; runs in the scratch copy, returns the tests' status
   local tests=$1 log=$2
   if [[ $tests == emu ]]; then
-    # run.sh --quick builds the plain sm_80 harness and runs it in ascending schedule order; the
-    # same binary then runs in descending order, where a missing barrier or wait shows (a warp
-    # that reads shared memory before the warp that writes it has run).
+    # run.sh --quick builds the plain sm_80 harness and runs it in ascending and, at the same
+    # time, descending schedule order, where a missing barrier or wait shows (a warp that reads
+    # shared memory before the warp that writes it has run).
     (cd "$SCRATCH" && JOBS=$JOBS test/emu/run.sh --quick --no-nvcc) >"$log" 2>&1
-    local rc=$?
-    [[ -x $SCRATCH/build-emu/sm800/simt_tests ]] || return $rc
-    echo "== SIMT_ORDER=desc build-emu/sm800/simt_tests" >>"$log"
-    (cd "$SCRATCH" && SIMT_ORDER=desc build-emu/sm800/simt_tests) >>"$log" 2>&1 || rc=1
-    return $rc
   elif [[ $tests == emu-race ]]; then
     # The race build (sm_80 path, one schedule): the shared-memory race detector must report the
     # planted bug itself, not a wrong number (verdict() checks the message).
@@ -104,7 +99,7 @@ verdict() {  # $1 = status of run_tests, $2 = tests field, $3 = log
 
 caught_by() {  # $1 = log, $2 = tests field: the failing test files (vitest) or checks (emulator)
   if [[ $2 == emu || $2 == emu-race ]]; then
-    grep -oE '^  FAIL +[A-Za-z0-9_]+$' "$1" | sed -E 's/^  FAIL +//' | sort -u | head -2 | paste -sd';' -
+    grep -oE '^  FAIL +[A-Za-z0-9_]+( \([0-9]+ ms\))?$' "$1" | sed -E 's/^  FAIL +//; s/ \(.*//' | sort -u | head -2 | paste -sd';' -
   else
     sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -oE '^ *FAIL +test/[^ >]+' | sed -E 's/^ *FAIL +//' | sort -u | paste -sd';' -
   fi

@@ -12,12 +12,13 @@
 # and with them the heap temporaries of their frames.
 #
 #   test/emu/run.sh                  # everything
-#   test/emu/run.sh --quick          # plain sm_80 build, ascending order only
+#   test/emu/run.sh --quick          # plain sm_80 build, ascending and descending order (the
+#                                    # order where a missing barrier or wait shows)
 #   test/emu/run.sh --addon          # also build the emulated-CUDA addon (build-emuaddon/) and run
 #                                    # the whole vitest suite against it (test/cuda included)
 #   test/emu/run.sh --no-nvcc        # skip the nvcc resource check below
 #   SIMT_SEED=123 test/emu/run.sh    # another random schedule
-#   JOBS=2 (default) parallel compile jobs
+#   JOBS=2 (default) parallel compile jobs, and test processes run at a time
 # When nvcc is installed (no GPU needed) it also runs scripts/cuda-resources.sh --check: every
 # kernel compiles for sm_75/80/86/89/90 without spills or local memory and matches
 # cuda/resource-usage.txt.
@@ -56,12 +57,16 @@ const_hits=$(grep -rlnE '0x3[bdef][0-9a-f]{6}u|0xb[def][0-9a-f]{6}u' cuda --incl
 record "$([[ -z "$const_hits" ]] && echo 0 || echo 1)" "lint: no table constants in kernels ${const_hits:+(found in: $const_hits)}"
 
 # ---- builds and runs ------------------------------------------------------------------------------
-if [[ $QUICK == 1 ]]; then variants=("800 none"); orders=(asc); else
+if [[ $QUICK == 1 ]]; then variants=("800 none"); orders=(asc desc); else
   variants=("800 none" "750 none" "800 asan" "750 asan" "800 race" "750 race"); orders=(asc desc "rand:$SEED"); fi
 
+# Phase 1 builds every variant (make -j$JOBS). Phase 2 runs the test binaries, probe dumps and
+# ASan controls, JOBS processes at a time (each is one thread; the ASan runs take the longest and
+# start first), each into its own log. Phase 3 reports them in a fixed order, whatever order they
+# finished in.
+built=()
 for v in "${variants[@]}"; do
   read -r arch san <<<"$v"
-  dir="build-emu/sm$arch$([[ $san != none ]] && echo "-$san")"
   echo "== build SIMT_ARCH=$arch sanitizers=$san"
   if ! make -s -C test/emu -j"$JOBS" ARCH="$arch" SAN="$san" >"$ROOT/build-emu/make-$arch-$san.log" 2>&1; then
     tail -30 "$ROOT/build-emu/make-$arch-$san.log"
@@ -69,36 +74,86 @@ for v in "${variants[@]}"; do
     continue
   fi
   record 0 "build sm$arch $san"
-  # The race detector reports a missing ordering whatever the schedule: one order is enough.
-  variant_orders=("${orders[@]}")
-  [[ $san == race ]] && variant_orders=(asc)
-  for order in "${variant_orders[@]}"; do
-    log="$dir/tests-$(echo "$order" | tr ':' '-').log"
-    SIMT_ORDER=$order ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 "$dir/simt_tests" >"$log" 2>&1
-    rc=$?
-    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-    if [[ -n "$summary" ]]; then
-      passed=$((passed + ${summary%% passed*}))
-      f=${summary#*, }; failed=$((failed + ${f%% failed*}))
-    fi
-    if [[ $rc != 0 || -z "$summary" ]]; then
-      grep -E 'FAIL|ERROR|runtime error' "$log" | head -20
-      [[ -z "$summary" ]] && { failed=$((failed + 1)); echo "  FAIL  sm$arch $san $order: crashed (see $log)"; tail -15 "$log"; }
-    fi
-    echo "  sm$arch $san $order: ${summary:-no summary}"
+  built+=("$v")
+done
+
+variant_dir() { echo "build-emu/sm$1$([[ $2 != none ]] && echo "-$2")"; }
+# One job: "<kind> <arch> <san> [order]" with kind tests | probe | control.
+jobs_list=()
+for pass in asan none race; do
+  for v in "${built[@]}"; do
+    read -r arch san <<<"$v"
+    [[ $san == "$pass" ]] || continue
+    # The race detector reports a missing ordering whatever the schedule: one order is enough.
+    variant_orders=("${orders[@]}")
+    [[ $san == race ]] && variant_orders=(asc)
+    for order in "${variant_orders[@]}"; do jobs_list+=("tests $arch $san $order"); done
+    # Golden-probe dump of this arch path (race-free probes only). The probe reads a cp.async copy
+    # before its wait on purpose, which the race build reports, so it has no dump.
+    [[ $san != race ]] && jobs_list+=("probe $arch $san")
+    [[ $san == asan ]] && jobs_list+=("control $arch $san")
   done
-  # Golden-probe dump of this arch path (race-free probes only). The probe reads a cp.async copy
-  # before its wait on purpose, which the race build reports, so it has no dump.
-  [[ $san == race ]] && continue
-  if ASAN_OPTIONS=detect_leaks=0 "$dir/probe" >"build-emu/probe-sm$arch-$san.txt" 2>"build-emu/probe-sm$arch-$san.err"; then record 0 "probe dump sm$arch $san"; else record 1 "probe dump sm$arch $san"; fi
-  if [[ $san == asan ]]; then
-    out=$("$dir/asan_oob_control" 2>&1)
-    if [[ $? != 0 && "$out" == *heap-buffer-overflow* && "$out" == *oob_read_kernel* ]]; then
-      record 0 "ASan negative control: out-of-bounds kernel read reported (sm$arch)"
-    else
-      record 1 "ASan negative control: out-of-bounds kernel read NOT reported (sm$arch)"
-    fi
-  fi
+done
+
+job_log() {  # <kind> <arch> <san> [order]
+  local dir; dir=$(variant_dir "$2" "$3")
+  case $1 in
+    tests) echo "$dir/tests-$(echo "$4" | tr ':' '-').log" ;;
+    probe) echo "build-emu/probe-sm$2-$3.txt" ;;
+    control) echo "$dir/asan-control.log" ;;
+  esac
+}
+
+run_job() {  # <kind> <arch> <san> [order]: runs it, its exit status in <log>.rc
+  local kind=$1 arch=$2 san=$3 order=${4:-} dir log
+  dir=$(variant_dir "$arch" "$san"); log=$(job_log "$@")
+  case $kind in
+    tests) SIMT_ORDER=$order ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 "$dir/simt_tests" >"$log" 2>&1 ;;
+    probe) ASAN_OPTIONS=detect_leaks=0 "$dir/probe" >"$log" 2>"build-emu/probe-sm$arch-$san.err" ;;
+    control) "$dir/asan_oob_control" >"$log" 2>&1 ;;
+  esac
+  echo $? >"$log.rc"
+}
+
+echo "== run: ${#jobs_list[@]} jobs, $JOBS at a time"
+running=0
+for job in "${jobs_list[@]}"; do
+  # shellcheck disable=SC2086  # a job is its words
+  rm -f "$(job_log $job).rc"
+  run_job $job &
+  running=$((running + 1))
+  if ((running >= JOBS)); then wait -n; running=$((running - 1)); fi
+done
+wait
+
+for v in "${variants[@]}"; do
+  read -r arch san <<<"$v"
+  for job in "${jobs_list[@]}"; do
+    read -r kind jarch jsan order <<<"$job"
+    [[ $jarch == "$arch" && $jsan == "$san" ]] || continue
+    log=$(job_log $job)
+    rc=$(cat "$log.rc" 2>/dev/null || echo 1)
+    case $kind in
+      tests)
+        summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+        if [[ -n "$summary" ]]; then
+          passed=$((passed + ${summary%% passed*}))
+          f=${summary#*, }; failed=$((failed + ${f%% failed*}))
+        fi
+        if [[ $rc != 0 || -z "$summary" ]]; then
+          grep -E 'FAIL|ERROR|runtime error' "$log" | head -20
+          [[ -z "$summary" ]] && { failed=$((failed + 1)); echo "  FAIL  sm$arch $san $order: crashed (see $log)"; tail -15 "$log"; }
+        fi
+        echo "  sm$arch $san $order: ${summary:-no summary}" ;;
+      probe) record "$rc" "probe dump sm$arch $san" ;;
+      control)
+        if [[ $rc != 0 ]] && grep -q heap-buffer-overflow "$log" && grep -q oob_read_kernel "$log"; then
+          record 0 "ASan negative control: out-of-bounds kernel read reported (sm$arch)"
+        else
+          record 1 "ASan negative control: out-of-bounds kernel read NOT reported (sm$arch)"
+        fi ;;
+    esac
+  done
 done
 
 # Plain and sanitizer builds must agree on the probe registers; each arch path is self-consistent.

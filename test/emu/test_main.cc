@@ -1,5 +1,6 @@
 // Entry point of the SIMT emulation test binaries: runs every registered test, reports
 // the arch path and schedule order, prints "N passed, N failed", exits non-zero on failure.
+#include <chrono>
 #include <cstring>
 #include <exception>
 
@@ -42,13 +43,16 @@ int main(int argc, char** argv) {
   for (const simt_test::Test& t : simt_test::registry()) {
     if (filter && !std::strstr(t.name, filter)) continue;
     simt_test::failures_in_current_test() = 0;
+    const auto start = std::chrono::steady_clock::now();
     try {
       t.fn();
     } catch (const std::exception& e) {
       simt_test::Failure(__FILE__, __LINE__) << "uncaught exception: " << e.what();
     }
     const bool ok = simt_test::failures_in_current_test() == 0;
-    std::printf("  %s %s\n", ok ? "ok  " : "FAIL", t.name);
+    // The wall time, so that a slow test (and where CI's time goes) shows in the log.
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("  %s %s (%.0f ms)\n", ok ? "ok  " : "FAIL", t.name, ms);
     (ok ? passed : failed)++;
   }
   std::printf("%d passed, %d failed\n", passed, failed);
