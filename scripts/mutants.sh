@@ -19,6 +19,8 @@
 #   scripts/mutants.sh --emu      # CUDA-kernel mutants only (CI: seconds to a couple of minutes)
 #   scripts/mutants.sh --native / --ts
 #   scripts/mutants.sh avx2-tail  # only mutants whose file name contains one of the words
+#   scripts/mutants.sh --check-apply  # only check that every patch still applies here (CI: a
+#                                 # mutant the code moved away from would otherwise prove nothing)
 # Scratch copy: $LOWBIT_MUTANTS_DIR (default: a per-checkout folder under ${TMPDIR:-/tmp}),
 # kept between runs so the addon and the emulator rebuild incrementally. JOBS (default 2).
 # Ends with "N caught, N survived" and a table (also written to <scratch>/kill-table.txt).
@@ -30,11 +32,18 @@ kinds=()
 filters=()
 for arg in "$@"; do
   case $arg in
+    --check-apply)
+      stale=0
+      for f in scripts/mutants/*.patch; do
+        git apply --check -p1 "$f" 2>/dev/null || { echo "does not apply: $f"; stale=$((stale + 1)); }
+      done
+      echo "$(ls scripts/mutants/*.patch | wc -l) mutant patches, $stale not applying"
+      exit $((stale > 0)) ;;
     --emu) kinds+=(emu) ;;
     --native) kinds+=(native) ;;
     --ts) kinds+=(ts) ;;
     --all) kinds+=(ts native emu) ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "usage: $0 [--emu|--native|--ts|--all] [name words...]" >&2; exit 2 ;;
     *) filters+=("$arg") ;;
   esac

@@ -21,4 +21,15 @@ namespace lb::device {
 
 LB_DEVICE float table_value(const uint32_t* bits, int i) { return __uint_as_float(bits[i]); }
 
+// The shared-memory tables of the fused 4-bit matmul kernels (gemv_4bit.cuh, gemm_4bit_mma.cuh),
+// copied by the CTA's threads: the 16 values of `quant_type`'s code table into `lut` and, when
+// `nested_code` is given (double quantization), its 256 values into `code2`. The caller's next
+// __syncthreads orders these writes before any read.
+LB_DEVICE void stage_4bit_tables(lb::QuantType quant_type, const float* nested_code, float* lut, float* code2) {
+  if (threadIdx.x < 16) lut[threadIdx.x] = table_value(quant_type == lb::QuantType::NF4 ? kNF4TableBits : kFP4TableBits, threadIdx.x);
+  if (nested_code != nullptr) {
+    for (int i = threadIdx.x; i < 256; i += blockDim.x) code2[i] = nested_code[i];
+  }
+}
+
 }  // namespace lb::device

@@ -56,7 +56,7 @@
 #include "common/arch.cuh"
 #include "common/codebooks_device.cuh"
 #include "common/elements.cuh"
-#include "kernels/int8_gemm.cuh"  // swizzled_chunk: the same shared-memory swizzle
+#include "common/smem_tiles.cuh"
 #include "lowbit/dtype.h"
 #include "lowbit/ops_quant.h"
 #include "warp_ops.cuh"
@@ -150,13 +150,7 @@ __global__ void __launch_bounds__(Gemm4bitSmallBatch::kThreads, 1)
   LB_DYNAMIC_SHARED(uint8_t, smem);
   __shared__ float lut[16];
   __shared__ float nested_code[kNested ? 256 : 1];
-  if (threadIdx.x < 16) {
-    const uint32_t* table = p.quant_type == lb::QuantType::NF4 ? lb::device::kNF4TableBits : lb::device::kFP4TableBits;
-    lut[threadIdx.x] = lb::device::table_value(table, threadIdx.x);
-  }
-  if constexpr (kNested) {
-    for (int i = threadIdx.x; i < 256; i += Cfg::kThreads) nested_code[i] = p.nested_code[i];
-  }
+  lb::device::stage_4bit_tables(p.quant_type, kNested ? p.nested_code : nullptr, lut, nested_code);
   __syncthreads();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
@@ -314,7 +308,7 @@ LB_UNROLL
 // Tiles: CTA 128 (M) x 128 (N) x 32 (K) halves, 8 warps as 2 (M) x 4 (N), warp tile 64 x 32 =
 //   4 x 4 mma tiles of 16 x 8; grid = (ceil(N / 128), ceil(M / 128)).
 // Pipeline (kStages stages on sm_80+; sm_75 copies synchronously): each stage holds the A tile
-//   (128 rows x 64 bytes, 16-byte chunks swizzled as in int8_gemm.cuh: chunk c of row r at
+//   (128 rows x 64 bytes, 16-byte chunks swizzled as in common/smem_tiles.cuh: chunk c of row r at
 //   c ^ ((r / 2) % 4), so one ldmatrix matrix hits 8 distinct bank groups) and the raw packed
 //   weight tile (128 rows x 16 bytes), both copied with cp.async (zero-filled past M / N).
 //   Iteration t: wait for tile t (cp.async.wait_group kStages-2), barrier; 256 threads
@@ -353,13 +347,7 @@ __global__ void __launch_bounds__(Gemm4bitPrefill::kThreads, 1)
   LB_DYNAMIC_SHARED(uint8_t, smem);
   __shared__ float lut[16];
   __shared__ float nested_code[kNested ? 256 : 1];
-  if (threadIdx.x < 16) {
-    const uint32_t* table = p.quant_type == lb::QuantType::NF4 ? lb::device::kNF4TableBits : lb::device::kFP4TableBits;
-    lut[threadIdx.x] = lb::device::table_value(table, threadIdx.x);
-  }
-  if constexpr (kNested) {
-    for (int i = threadIdx.x; i < 256; i += Cfg::kThreads) nested_code[i] = p.nested_code[i];
-  }
+  lb::device::stage_4bit_tables(p.quant_type, kNested ? p.nested_code : nullptr, lut, nested_code);
   // (the first in-loop barrier orders these writes before any read)
 
   constexpr int kStages = Cfg::kStages;
@@ -429,23 +417,8 @@ LB_UNROLL
 LB_UNROLL
     for (int kk = 0; kk < Cfg::kKHalves / 16; ++kk) {
       uint32_t af[Cfg::kMI][4], bf[Cfg::kNI][2];
-LB_UNROLL
-      for (int i = 0; i < Cfg::kMI; ++i) {
-        const int r = warp_m * Cfg::kWarpM + i * 16 + (lane & 15);
-        const int c = 2 * kk + (lane >> 4);
-        lb::warp::ldmatrix_x4(af[i], sa + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c));
-      }
-LB_UNROLL
-      for (int j = 0; j < Cfg::kNI; j += 2) {
-        const int r = warp_n * Cfg::kWarpN + j * 8 + (lane & 7) + ((lane >> 4) << 3);
-        const int c = 2 * kk + ((lane >> 3) & 1);
-        uint32_t frag[4];
-        lb::warp::ldmatrix_x4(frag, b_tile + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c));
-        bf[j][0] = frag[0];
-        bf[j][1] = frag[1];
-        bf[j + 1][0] = frag[2];
-        bf[j + 1][1] = frag[3];
-      }
+      load_a_fragments<Cfg>(af, sa, warp_m * Cfg::kWarpM, kk, lane);
+      load_b_fragments<Cfg>(bf, b_tile, warp_n * Cfg::kWarpN, kk, lane);
 LB_UNROLL
       for (int i = 0; i < Cfg::kMI; ++i)
 LB_UNROLL

@@ -104,13 +104,7 @@ __global__ void __launch_bounds__(kGemv4bitMaxThreads, kGemv4bitMinCtasPerSm) ge
   __shared__ float code2[256];
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  if (threadIdx.x < 16) {
-    const uint32_t* table = args.quant_type == (int)lb::QuantType::NF4 ? lb::device::kNF4TableBits : lb::device::kFP4TableBits;
-    lut[threadIdx.x] = lb::device::table_value(table, threadIdx.x);
-  }
-  if (args.qabsmax != nullptr) {
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) code2[i] = args.nested_code[i];
-  }
+  lb::device::stage_4bit_tables((lb::QuantType)args.quant_type, args.qabsmax != nullptr ? args.nested_code : nullptr, lut, code2);
 
   const int64_t N = args.N, K = args.K;
   const int64_t m = args.row0 + blockIdx.y;

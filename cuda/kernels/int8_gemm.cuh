@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "common/arch.cuh"
+#include "common/smem_tiles.cuh"
 #include "warp_ops.cuh"
 
 namespace lb::kernels {
@@ -69,12 +70,6 @@ constexpr int kInt8GemmBugMissingCpAsyncWait = 1;   // the in-loop cp.async.wait
 constexpr int kInt8GemmBugMissingSyncthreads = 2;   // the in-loop __syncthreads is dropped
 constexpr int kInt8GemmBugKTailOffByOne = 3;        // the last byte of K is zero-filled instead of copied
 constexpr int kInt8GemmBugSwappedLdmatrixHalf = 4;  // A's two 16-byte k halves swapped in the ldmatrix addresses
-
-// Physical 16-byte chunk of logical chunk c in shared-memory row r (see the header).
-template <class Cfg>
-LB_DEVICE int swizzled_chunk(int r, int c) {
-  return c ^ ((r / (8 / Cfg::kChunks)) % Cfg::kChunks);
-}
 
 // Copies rows [row0, row0 + rows) x bytes [k0, k0 + kBK) of src [limit, K] into a tile of
 // shared memory, zero-filling outside [0, limit) x [0, K).
@@ -136,23 +131,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, 1)
 LB_UNROLL
     for (int kk = 0; kk < Cfg::kBK / 32; ++kk) {
       uint32_t af[Cfg::kMI][4], bf[Cfg::kNI][2];
-LB_UNROLL
-      for (int i = 0; i < Cfg::kMI; ++i) {
-        const int r = warp_m * Cfg::kWarpM + i * 16 + (lane & 15);
-        const int c = 2 * kk + ((lane >> 4) ^ (kBug == kInt8GemmBugSwappedLdmatrixHalf ? 1 : 0));
-        lb::warp::ldmatrix_x4(af[i], sa + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c));
-      }
-LB_UNROLL
-      for (int j = 0; j < Cfg::kNI; j += 2) {
-        const int r = warp_n * Cfg::kWarpN + j * 8 + (lane & 7) + ((lane >> 4) << 3);
-        const int c = 2 * kk + ((lane >> 3) & 1);
-        uint32_t frag[4];
-        lb::warp::ldmatrix_x4(frag, sb + r * Cfg::kBK + 16 * swizzled_chunk<Cfg>(r, c));
-        bf[j][0] = frag[0];
-        bf[j][1] = frag[1];
-        bf[j + 1][0] = frag[2];
-        bf[j + 1][1] = frag[3];
-      }
+      load_a_fragments<Cfg, kBug == kInt8GemmBugSwappedLdmatrixHalf>(af, sa, warp_m * Cfg::kWarpM, kk, lane);
+      load_b_fragments<Cfg>(bf, sb, warp_n * Cfg::kWarpN, kk, lane);
 LB_UNROLL
       for (int i = 0; i < Cfg::kMI; ++i)
 LB_UNROLL

@@ -1,12 +1,13 @@
 // Helpers shared by the kernel tests of the SIMT emulation harness: a device buffer that owns
 // its memory (filled with a stale pattern, so unwritten outputs show), float values encoded as
-// float32 / float16 / bfloat16 bytes (half.h, the CPU backend's conversions), and a bytewise
-// comparison of two result vectors.
+// float32 / float16 / bfloat16 bytes (half.h, the CPU backend's conversions), a bytewise
+// comparison of two result vectors, and the float64 reference sums the matmul tests bound against.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -58,6 +59,26 @@ int count_diff(const std::vector<T>& a, const std::vector<T>& b) {
   int d = 0;
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d += std::memcmp(&a[i], &b[i], sizeof(T)) != 0;
   return d + (int)(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
+}
+
+// Row m of a [M, K] times row n of w [N, K] (+ bias[n] when bias is given), summed in float64,
+// and the sum of the terms' magnitudes, which scales the error bounds of a float32 summation.
+struct ReferenceSum {
+  double sum = 0.0, magnitude = 0.0;
+};
+inline ReferenceSum reference_dot(const std::vector<float>& a, const std::vector<float>& w, int64_t m, int64_t n, int64_t K,
+                                  const float* bias) {
+  ReferenceSum r;
+  for (int64_t k = 0; k < K; ++k) {
+    const double term = (double)a[(size_t)(m * K + k)] * (double)w[(size_t)(n * K + k)];
+    r.sum += term;
+    r.magnitude += std::fabs(term);
+  }
+  if (bias != nullptr) {
+    r.sum += bias[n];
+    r.magnitude += std::fabs(bias[n]);
+  }
+  return r;
 }
 
 }  // namespace simt_test

@@ -31,6 +31,8 @@ using lb::DType;
 using lb::QuantType;
 using simt_test::Dev;
 using simt_test::encode_floats;
+using simt_test::reference_dot;
+using simt_test::ReferenceSum;
 
 float decode(const uint8_t* bytes, size_t i, DType dt) {
   if (dt == DType::F32) {
@@ -197,16 +199,8 @@ int check(const Problem& P, const Run& r) {
   int bad = 0;
   for (int64_t m = 0; m < c.M; ++m) {
     for (int64_t n = 0; n < c.N; ++n) {
-      double ref = 0.0, mag = 0.0;
-      for (int64_t k = 0; k < c.K; ++k) {
-        const double prod = (double)P.a[(size_t)(m * c.K + k)] * (double)P.w[(size_t)(n * c.K + k)];
-        ref += prod;
-        mag += std::fabs(prod);
-      }
-      if (c.bias) {
-        ref += P.bias[(size_t)n];
-        mag += std::fabs(P.bias[(size_t)n]);
-      }
+      const ReferenceSum rs = reference_dot(P.a, P.w, m, n, c.K, c.bias ? P.bias.data() : nullptr);
+      const double ref = rs.sum, mag = rs.magnitude;
       const double got = decode(r.out.data(), (size_t)(m * r.ldc + n), c.out_dtype);
       const double bound = c.plus_minus_one && c.out_dtype == DType::F32
                                ? 0.0

@@ -33,6 +33,8 @@ using lb::DType;
 using lb::QuantType;
 using simt_test::count_diff;
 using simt_test::Dev;
+using simt_test::reference_dot;
+using simt_test::ReferenceSum;
 using simt_test::encode_floats;
 
 float decode(const std::vector<uint8_t>& bytes, DType t, size_t i) {
@@ -220,16 +222,8 @@ int check_bounds(const Problem& p, const std::vector<uint8_t>& gpu, const std::v
   int bad = 0;
   for (int64_t m = 0; m < p.M; ++m) {
     for (int64_t n = 0; n < p.N; ++n) {
-      double exact = 0.0, mag = 0.0;
-      for (int64_t k = 0; k < p.K; ++k) {
-        const double t = (double)p.x[(size_t)(m * p.K + k)] * (double)p.w[(size_t)(n * p.K + k)];
-        exact += t;
-        mag += std::fabs(t);
-      }
-      if (p.bias) {
-        exact += p.b[(size_t)n];
-        mag += std::fabs(p.b[(size_t)n]);
-      }
+      const ReferenceSum rs = reference_dot(p.x, p.w, m, n, p.K, p.bias ? p.b.data() : nullptr);
+      const double exact = rs.sum, mag = rs.magnitude;
       const size_t i = (size_t)(m * p.N + n);
       const double g = decode(gpu, p.out, i), c = decode(cpu, p.out, i);
       const bool f32 = p.out == DType::F32;
