@@ -11,8 +11,12 @@
 #include <cstring>
 #include <vector>
 
+#include <string>
+
+#include "lowbit/cuda_launch.h"
 #include "lowbit/dtype.h"
 #include "lowbit/half.h"
+#include "lowbit/status.h"
 
 namespace simt_test {
 
@@ -58,6 +62,29 @@ int count_diff(const std::vector<T>& a, const std::vector<T>& b) {
   int d = 0;
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d += std::memcmp(&a[i], &b[i], sizeof(T)) != 0;
   return d + (int)(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
+}
+
+// The stream half of the launch contract (lowbit/cuda_launch.h), seen through the emulator's
+// per-stream counts (simt.h: created streams queue their work until waited for): runs
+// `call(launch)` on a fresh stream and returns "" when every kernel went on launch.stream, at
+// least one did, and none is still pending when the launcher returns; else what went wrong.
+// A launcher that synchronises another stream (or the device only by luck) leaves work pending.
+template <typename Call>
+std::string stream_contract_violation(Call call, lb::Status* status) {
+  cudaStream_t stream = nullptr;
+  if (cudaStreamCreate(&stream) != cudaSuccess) return "cudaStreamCreate failed";
+  const uint64_t legacy_before = simt::stream_counts(nullptr).launches;
+  lb::cuda::Launch launch;
+  launch.stream = stream;
+  *status = call(launch);
+  const simt::StreamCounts c = simt::stream_counts(stream);
+  const uint64_t legacy = simt::stream_counts(nullptr).launches - legacy_before;
+  cudaStreamDestroy(stream);  // runs anything left, so later tests start clean
+  std::string problem;
+  if (c.pending != 0) problem += std::to_string(c.pending) + " kernel(s) still pending on launch.stream at return; ";
+  if (c.launches == 0) problem += "no kernel launched on launch.stream; ";
+  if (legacy != 0) problem += std::to_string(legacy) + " kernel(s) launched on the legacy default stream; ";
+  return problem;
 }
 
 }  // namespace simt_test
