@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/device_streams.cuh"
 #include "lowbit/cuda_api.h"
 
 namespace lb::cuda {
@@ -110,5 +111,28 @@ Status synchronize(int device) {
   LB_RETURN_IF_ERROR(set_device(device));
   return from_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
+
+Status device_stream(int device, void** stream) {
+  cudaStream_t s = nullptr;
+  const Status st = lb::cuda_detail::lowbit_stream(device, &s);
+  *stream = s;
+  return st;
+}
+
+// The real runtime cannot count launches per stream; it reports creation and idleness only.
+StreamInfo stream_info(int device) {
+  StreamInfo info;
+  const cudaStream_t s = lb::cuda_detail::existing_lowbit_stream(device);
+  info.created = s != nullptr;
+  if (s != nullptr) {
+    const cudaError_t q = cudaStreamQuery(s);
+    info.idle = q == cudaSuccess;
+    if (q != cudaSuccess && q != cudaErrorNotReady) cudaGetLastError();
+  }
+  return info;
+}
+
+void retain_streams() { lb::cuda_detail::retain_lowbit_streams(); }
+void release_streams() { lb::cuda_detail::release_lowbit_streams(); }
 
 }  // namespace lb::cuda

@@ -30,13 +30,10 @@ inline Status from_cuda_error(cudaError_t err, const char* what) {
   return Status(code, std::string(what) + " failed: " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")");
 }
 
-// After a launch: configuration errors surface at once (peek), execution errors at the sync.
-inline Status finish_launch(const char* kernel_name) {
-  LB_RETURN_IF_ERROR(from_cuda_error(cudaPeekAtLastError(), kernel_name));
-  return from_cuda_error(cudaDeviceSynchronize(), kernel_name);
-}
-
-// Same, synchronising only `stream` (the int8 launch contract: lb::cuda::Launch).
+// After a launcher's last launch: configuration errors surface at once (peek), execution errors
+// at the sync of `stream` (the launch contract, lowbit/cuda_launch.h: launch.stream, the device's
+// lowbit stream when called from the binding). Only that stream is waited for, never the device,
+// so other streams' work (another device, a caller's own stream) is not serialised behind it.
 inline Status finish_launch_on(const char* what, cudaStream_t stream) {
   LB_RETURN_IF_ERROR(from_cuda_error(cudaPeekAtLastError(), what));
   return from_cuda_error(cudaStreamSynchronize(stream), what);

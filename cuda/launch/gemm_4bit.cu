@@ -35,14 +35,20 @@ Gemm4bitKernel choose_gemm_4bit_kernel(const Gemm4bitParams& p) {
   return Gemm4bitKernel::GemvRows;
 }
 
-Status check_cuda_support(const Gemm4bitParams& p) {
+}  // namespace
+
+Status gemm_4bit_supports(const Gemm4bitParams& p) {
   if (p.activations != MatmulActivations::F32) {
     return unsupported("gemm_4bit: the int16/int8 activation modes are CPU-only; CUDA computes in float32 (activations = F32)");
   }
+  if (p.M == 0 || p.N == 0) return Status::ok();
+  switch (choose_gemm_4bit_kernel(p)) {
+    case Gemm4bitKernel::Gemv:
+    case Gemm4bitKernel::GemvRows: return detail::gemv_4bit_supports(p);
+    case Gemm4bitKernel::Mma: return Status::ok();  // chosen only where gemm_4bit_mma_supports holds
+  }
   return Status::ok();
 }
-
-}  // namespace
 
 size_t gemm_4bit_workspace_bytes(const Gemm4bitParams& p) {
   switch (choose_gemm_4bit_kernel(p)) {
@@ -55,7 +61,7 @@ size_t gemm_4bit_workspace_bytes(const Gemm4bitParams& p) {
 
 Status gemm_4bit(const Launch& launch, const Gemm4bitParams& p) {
   LB_RETURN_IF_ERROR(lb::gemm4bit_detail::validate(p));
-  LB_RETURN_IF_ERROR(check_cuda_support(p));
+  LB_RETURN_IF_ERROR(gemm_4bit_supports(p));
   const size_t needed = gemm_4bit_workspace_bytes(p);
   if (needed > 0 && (launch.workspace == nullptr || launch.workspace_bytes < needed)) {
     return invalid_argument("gemm_4bit: workspace of " + std::to_string(needed) + " bytes needed, " +

@@ -48,14 +48,18 @@ lb::kernels::Gemv4bitArgs gemv_4bit_args(const Gemm4bitParams& p) {
   return a;
 }
 
+Status gemv_4bit_supports(const Gemm4bitParams& p) {
+  const int64_t cols_per_cta = (int64_t)lb::kernels::kGemv4bitWarps * lb::kernels::kGemv4bitColsPerWarp;
+  if (lb::cuda_detail::ceil_div(p.N, cols_per_cta) <= kMaxGridX) return Status::ok();
+  return unsupported("gemm_4bit: N = " + std::to_string(p.N) + " is past the GEMV kernel's limit of " +
+                     std::to_string(kMaxGridX * cols_per_cta) + " output columns (one CUDA grid)");
+}
+
 Status enqueue_gemv_4bit(const Gemm4bitParams& p, cudaStream_t stream) {
   if (p.M == 0 || p.N == 0) return Status::ok();
+  LB_RETURN_IF_ERROR(gemv_4bit_supports(p));
   const int64_t cols_per_cta = (int64_t)lb::kernels::kGemv4bitWarps * lb::kernels::kGemv4bitColsPerWarp;
   const int64_t gx = lb::cuda_detail::ceil_div(p.N, cols_per_cta);
-  if (gx > kMaxGridX) {
-    return unsupported("gemm_4bit: N = " + std::to_string(p.N) + " is past the GEMV kernel's limit of " +
-                       std::to_string(kMaxGridX * cols_per_cta) + " output columns (one CUDA grid)");
-  }
   lb::kernels::Gemv4bitArgs a = gemv_4bit_args(p);
   for (int64_t row0 = 0; row0 < p.M; row0 += kMaxGridY) {
     a.row0 = row0;

@@ -33,11 +33,21 @@ using lb::kernels::Int8DequantEpilogue;
 
 constexpr int64_t kMaxGridX = 2147483647, kMaxGridY = 65535;
 
+// The grid of configuration Cfg over [M, N]; past CUDA's grid limits it is this kernel's limit.
+template <class Cfg>
+Status check_grid(int64_t M, int64_t N) {
+  const int64_t gx = ceil_div(N, Cfg::kBN), gy = ceil_div(M, Cfg::kBM);
+  if (gx <= kMaxGridX && gy <= kMaxGridY) return Status::ok();
+  return unsupported("int8 GEMM on CUDA: M = " + std::to_string(M) + " needs at most " + std::to_string(kMaxGridY * Cfg::kBM) +
+                     " rows and N = " + std::to_string(N) + " at most " + std::to_string(kMaxGridX * Cfg::kBN) +
+                     " columns (one CUDA grid of " + std::to_string(Cfg::kBM) + " x " + std::to_string(Cfg::kBN) +
+                     " tiles); the CPU backend has no such limit");
+}
+
 template <class Cfg, class Epilogue>
 Status run_config(cudaStream_t stream, const int8_t* a, const int8_t* b, int64_t M, int64_t N, int64_t K,
                   const Epilogue& epilogue) {
   const int64_t gx = ceil_div(N, Cfg::kBN), gy = ceil_div(M, Cfg::kBM);
-  if (gx > kMaxGridX || gy > kMaxGridY) return unsupported("int8 GEMM: M or N too large for one CUDA grid");
   const bool vector_loads = K % 16 == 0 && (reinterpret_cast<uintptr_t>(a) & 15u) == 0 &&
                             (reinterpret_cast<uintptr_t>(b) & 15u) == 0;
   const dim3 grid((unsigned)gx, (unsigned)gy);
@@ -74,11 +84,17 @@ template <class Epilogue>
 Status enqueue_int8_gemm(cudaStream_t stream, const int8_t* a, const int8_t* b, int64_t M, int64_t N, int64_t K,
                          const Epilogue& epilogue) {
   if (M == 0 || N == 0) return Status::ok();
+  LB_RETURN_IF_ERROR(int8_gemm_supports(M, N, K));
   if (M <= 16) return run_config<lb::kernels::Int8GemmDecode>(stream, a, b, M, N, K, epilogue);
   return run_config<lb::kernels::Int8GemmPrefill>(stream, a, b, M, N, K, epilogue);
 }
 
 // ---- the separate ops and the fused ones ---------------------------------------------------------
+
+Status int8_gemm_supports(int64_t M, int64_t N, int64_t /*K: every K the validator accepts*/) {
+  if (M == 0 || N == 0) return Status::ok();
+  return M <= 16 ? check_grid<lb::kernels::Int8GemmDecode>(M, N) : check_grid<lb::kernels::Int8GemmPrefill>(M, N);
+}
 
 size_t int8_linear_matmul_workspace_bytes(const Int8LinearMatmulParams&) { return 0; }
 

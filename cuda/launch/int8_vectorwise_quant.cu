@@ -46,8 +46,14 @@ void enqueue_kernels(const Int8VectorwiseQuantParams& p, uint8_t* mask, cudaStre
 
 }  // namespace
 
+Status int8_vectorwise_quant_supports(int64_t rows) {
+  if (ceil_div(rows, lb::kernels::kRowWarpsPerCta) <= kMaxGridX) return Status::ok();
+  return unsupported("int8_vectorwise_quant on CUDA: " + std::to_string(rows) + " rows is past the kernel's limit of " +
+                     std::to_string(kMaxGridX * lb::kernels::kRowWarpsPerCta) + " (one CUDA grid)");
+}
+
 Status detail::enqueue_int8_vectorwise_quant(const Int8VectorwiseQuantParams& p, uint8_t* mask, cudaStream_t stream) {
-  if (ceil_div(p.rows, lb::kernels::kRowWarpsPerCta) > kMaxGridX) return unsupported("int8_vectorwise_quant: too many rows for one CUDA grid");
+  LB_RETURN_IF_ERROR(int8_vectorwise_quant_supports(p.rows));
   if (p.threshold > 0.0f) {
     LB_RETURN_IF_ERROR(from_cuda_error(cudaMemsetAsync(mask, 0, (size_t)p.cols, stream), "cudaMemsetAsync(outlier mask)"));
   } else if (p.outlier_count) {

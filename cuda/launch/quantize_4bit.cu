@@ -61,54 +61,56 @@ Status can_implement(const Dequantize4bitParams& p) {
 
 }  // namespace
 
-Status quantize_4bit(int device, const Quantize4bitParams& p) {
+Status quantize_4bit(const Launch& launch, const Quantize4bitParams& p) {
+  const cudaStream_t stream = static_cast<cudaStream_t>(launch.stream);
   LB_RETURN_IF_ERROR(can_implement(p));
   if (p.n == 0) return Status::ok();
-  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(device));
+  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(launch.device));
   const int64_t num_blocks = ceil_div(p.n, p.blocksize);
   const unsigned grid = (unsigned)ceil_div(num_blocks, lb::kernels::kQuantize4bitWarpsPerCta);
   const unsigned threads = 32 * lb::kernels::kQuantize4bitWarpsPerCta;
   const int q = (int)p.quant_type;
   switch (p.dtype) {
     case DType::F32:
-      LB_LAUNCH(lb::kernels::quantize_4bit_kernel<DType::F32>, grid, threads, 0, nullptr, p.input, p.n, p.blocksize, q,
+      LB_LAUNCH(lb::kernels::quantize_4bit_kernel<DType::F32>, grid, threads, 0, stream, p.input, p.n, p.blocksize, q,
                 num_blocks, p.packed, p.absmax);
       break;
     case DType::F16:
-      LB_LAUNCH(lb::kernels::quantize_4bit_kernel<DType::F16>, grid, threads, 0, nullptr, p.input, p.n, p.blocksize, q,
+      LB_LAUNCH(lb::kernels::quantize_4bit_kernel<DType::F16>, grid, threads, 0, stream, p.input, p.n, p.blocksize, q,
                 num_blocks, p.packed, p.absmax);
       break;
     default:
-      LB_LAUNCH(lb::kernels::quantize_4bit_kernel<DType::BF16>, grid, threads, 0, nullptr, p.input, p.n, p.blocksize, q,
+      LB_LAUNCH(lb::kernels::quantize_4bit_kernel<DType::BF16>, grid, threads, 0, stream, p.input, p.n, p.blocksize, q,
                 num_blocks, p.packed, p.absmax);
       break;
   }
-  return lb::cuda_detail::finish_launch("quantize_4bit_kernel");
+  return lb::cuda_detail::finish_launch_on("quantize_4bit_kernel", stream);
 }
 
-Status dequantize_4bit(int device, const Dequantize4bitParams& p) {
+Status dequantize_4bit(const Launch& launch, const Dequantize4bitParams& p) {
+  const cudaStream_t stream = static_cast<cudaStream_t>(launch.stream);
   LB_RETURN_IF_ERROR(can_implement(p));
   if (p.n == 0) return Status::ok();
-  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(device));
+  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(launch.device));
   const int64_t bytes = (p.n + 1) / 2;
   const unsigned threads = lb::kernels::kDequantize4bitThreads;
   const unsigned grid = (unsigned)std::min<int64_t>(ceil_div(bytes, threads), kDequantizeMaxCtas);
   const int shift = log2_exact(p.blocksize), q = (int)p.quant_type;
   switch (p.out_dtype) {
     case DType::F32:
-      LB_LAUNCH(lb::kernels::dequantize_4bit_kernel<DType::F32>, grid, threads, 0, nullptr, p.packed, p.absmax, p.n, shift,
+      LB_LAUNCH(lb::kernels::dequantize_4bit_kernel<DType::F32>, grid, threads, 0, stream, p.packed, p.absmax, p.n, shift,
                 q, p.out);
       break;
     case DType::F16:
-      LB_LAUNCH(lb::kernels::dequantize_4bit_kernel<DType::F16>, grid, threads, 0, nullptr, p.packed, p.absmax, p.n, shift,
+      LB_LAUNCH(lb::kernels::dequantize_4bit_kernel<DType::F16>, grid, threads, 0, stream, p.packed, p.absmax, p.n, shift,
                 q, p.out);
       break;
     default:
-      LB_LAUNCH(lb::kernels::dequantize_4bit_kernel<DType::BF16>, grid, threads, 0, nullptr, p.packed, p.absmax, p.n,
+      LB_LAUNCH(lb::kernels::dequantize_4bit_kernel<DType::BF16>, grid, threads, 0, stream, p.packed, p.absmax, p.n,
                 shift, q, p.out);
       break;
   }
-  return lb::cuda_detail::finish_launch("dequantize_4bit_kernel");
+  return lb::cuda_detail::finish_launch_on("dequantize_4bit_kernel", stream);
 }
 
 }  // namespace lb::cuda

@@ -52,9 +52,10 @@ Status check_code_sorted(const float* code, const char* op) {
 
 }  // namespace
 
-Status quantize_blockwise(int device, const QuantizeBlockwiseParams& p) {
+Status quantize_blockwise(const Launch& launch, const QuantizeBlockwiseParams& p) {
+  const cudaStream_t stream = static_cast<cudaStream_t>(launch.stream);
   LB_RETURN_IF_ERROR(check_common("quantize_blockwise", p.n, p.blocksize, p.dtype, "A"));
-  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(device));
+  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(launch.device));
   LB_RETURN_IF_ERROR(check_code_sorted(p.code, "quantize_blockwise"));
   if (p.n == 0) return Status::ok();
   if (!p.input || !p.out || !p.absmax) return invalid_argument("quantize_blockwise: null buffer");
@@ -64,43 +65,44 @@ Status quantize_blockwise(int device, const QuantizeBlockwiseParams& p) {
   const unsigned grid = (unsigned)ctas, threads = 32 * lb::kernels::kQuantizeBlockwiseWarpsPerCta;
   switch (p.dtype) {
     case DType::F32:
-      LB_LAUNCH(lb::kernels::quantize_blockwise_kernel<DType::F32>, grid, threads, 0, nullptr, p.input, p.n, p.blocksize,
+      LB_LAUNCH(lb::kernels::quantize_blockwise_kernel<DType::F32>, grid, threads, 0, stream, p.input, p.n, p.blocksize,
                 p.code, nullptr, num_blocks, p.out, p.absmax);
       break;
     case DType::F16:
-      LB_LAUNCH(lb::kernels::quantize_blockwise_kernel<DType::F16>, grid, threads, 0, nullptr, p.input, p.n, p.blocksize,
+      LB_LAUNCH(lb::kernels::quantize_blockwise_kernel<DType::F16>, grid, threads, 0, stream, p.input, p.n, p.blocksize,
                 p.code, nullptr, num_blocks, p.out, p.absmax);
       break;
     default:
-      LB_LAUNCH(lb::kernels::quantize_blockwise_kernel<DType::BF16>, grid, threads, 0, nullptr, p.input, p.n, p.blocksize,
+      LB_LAUNCH(lb::kernels::quantize_blockwise_kernel<DType::BF16>, grid, threads, 0, stream, p.input, p.n, p.blocksize,
                 p.code, nullptr, num_blocks, p.out, p.absmax);
       break;
   }
-  return lb::cuda_detail::finish_launch("quantize_blockwise_kernel");
+  return lb::cuda_detail::finish_launch_on("quantize_blockwise_kernel", stream);
 }
 
-Status dequantize_blockwise(int device, const DequantizeBlockwiseParams& p) {
+Status dequantize_blockwise(const Launch& launch, const DequantizeBlockwiseParams& p) {
+  const cudaStream_t stream = static_cast<cudaStream_t>(launch.stream);
   LB_RETURN_IF_ERROR(check_common("dequantize_blockwise", p.n, p.blocksize, p.out_dtype, "out"));
   if (p.n == 0) return Status::ok();
   if (!p.codes || !p.absmax || !p.code || !p.out) return invalid_argument("dequantize_blockwise: null buffer");
-  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(device));
+  LB_RETURN_IF_ERROR(lb::cuda_detail::select_device(launch.device));
   const unsigned threads = lb::kernels::kDequantizeBlockwiseThreads;
   const unsigned grid = (unsigned)std::min<int64_t>(ceil_div(p.n, threads), kDequantizeMaxCtas);
   switch (p.out_dtype) {
     case DType::F32:
-      LB_LAUNCH(lb::kernels::dequantize_blockwise_kernel<DType::F32>, grid, threads, 0, nullptr, p.codes, p.absmax, p.code,
+      LB_LAUNCH(lb::kernels::dequantize_blockwise_kernel<DType::F32>, grid, threads, 0, stream, p.codes, p.absmax, p.code,
                 p.n, p.blocksize, p.out);
       break;
     case DType::F16:
-      LB_LAUNCH(lb::kernels::dequantize_blockwise_kernel<DType::F16>, grid, threads, 0, nullptr, p.codes, p.absmax, p.code,
+      LB_LAUNCH(lb::kernels::dequantize_blockwise_kernel<DType::F16>, grid, threads, 0, stream, p.codes, p.absmax, p.code,
                 p.n, p.blocksize, p.out);
       break;
     default:
-      LB_LAUNCH(lb::kernels::dequantize_blockwise_kernel<DType::BF16>, grid, threads, 0, nullptr, p.codes, p.absmax,
+      LB_LAUNCH(lb::kernels::dequantize_blockwise_kernel<DType::BF16>, grid, threads, 0, stream, p.codes, p.absmax,
                 p.code, p.n, p.blocksize, p.out);
       break;
   }
-  return lb::cuda_detail::finish_launch("dequantize_blockwise_kernel");
+  return lb::cuda_detail::finish_launch_on("dequantize_blockwise_kernel", stream);
 }
 
 }  // namespace lb::cuda

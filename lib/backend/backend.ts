@@ -16,13 +16,18 @@ import { nativeAddon, type CpuIsa, type NativeBackendInfo, type NativeOp, type N
 export interface Backend {
   readonly kind: 'cpu' | 'cuda';
   readonly device: Device;
-  /** Whether this backend implements the native op `op`. */
-  supports(op: string): boolean;
   /**
-   * Throws LOWBIT_E_UNSUPPORTED unless this backend implements `op`. Ops call it before they
-   * allocate their outputs, so an unsupported call allocates nothing on the device.
+   * Whether this backend implements the native op `op` and, given `shape` (the op's own numeric
+   * options: M, N, K, rows, activations, ...), whether its kernels can run that shape.
    */
-  require(op: string): void;
+  supports(op: string, shape?: ShapeParams): boolean;
+  /**
+   * Throws LOWBIT_E_UNSUPPORTED unless this backend implements `op` and (given `shape`) its
+   * kernels accept that shape; the message is the backend's own reason. Ops call it before they
+   * allocate their outputs, so an unsupported call allocates nothing on the device. The limits
+   * themselves are written once, natively, where the launchers check them (cuda.supports).
+   */
+  require(op: string, shape?: ShapeParams): void;
   /** Runs `op` synchronously. Tensor values in `args` are passed as their storage. */
   run(op: string, args: Record<string, unknown>): void;
   /** Runs `op` off the event loop (libuv pool); inputs stay alive until it settles. */
@@ -30,6 +35,9 @@ export interface Backend {
   /** Allocates a tensor on this backend's device. */
   empty(shape: readonly number[], dtype: DType): Tensor;
 }
+
+/** The numeric options of an op that decide whether a backend's kernels can run it. */
+export type ShapeParams = Readonly<Record<string, number>>;
 
 function unwrapArgs(args: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -51,12 +59,23 @@ class NativeBackend implements Backend {
     return this.kind === 'cpu' ? addon.cpu : addon.cuda;
   }
 
-  supports(op: string): boolean {
-    return typeof this.#ops()[op] === 'function';
+  supports(op: string, shape?: ShapeParams): boolean {
+    return typeof this.#ops()[op] === 'function' && (shape === undefined || this.#limitReason(op, shape) === null);
   }
 
-  require(op: string): void {
+  require(op: string, shape?: ShapeParams): void {
     this.#lookup(op);
+    const reason = shape === undefined ? null : this.#limitReason(op, shape);
+    if (reason !== null) {
+      throw new LowbitError(`${reason}; run it on the CPU backend (tensor.to('cpu')) or split the call`, 'LOWBIT_E_UNSUPPORTED');
+    }
+  }
+
+  // The CPU backend has no limits beyond the shared validators every backend runs; CUDA asks
+  // its launchers' own checks (native cuda.supports).
+  #limitReason(op: string, shape: ShapeParams): string | null {
+    if (this.kind === 'cpu') return null;
+    return nativeAddon().cuda.supports(op, { ...shape });
   }
 
   #lookup(op: string): (options: Record<string, unknown>) => unknown {

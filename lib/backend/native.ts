@@ -109,6 +109,19 @@ export interface NativeCudaMemory {
   copyDeviceToHost(options: { dst: ArrayBufferView; src: DeviceBuffer; bytes: number }): void;
   copyDeviceToDevice(options: { dst: DeviceBuffer; src: DeviceBuffer; bytes: number }): void;
   synchronize(options: { device: number }): void;
+  /** Null, or why the CUDA kernels cannot run `op` on `shape` (its numeric options). */
+  supports(op: string, shape: Record<string, number>): string | null;
+  /**
+   * The device's lowbit stream (every CUDA op runs there): whether it exists yet, whether it has
+   * no pending work, and (emulated flavour only; null on real CUDA) how many kernels ran on it
+   * and on the legacy default stream.
+   */
+  streamInfo(options: { device: number }): {
+    created: boolean;
+    idle: boolean;
+    launches: number | null;
+    legacyLaunches: number | null;
+  };
 }
 
 export interface NativeAddon {

@@ -82,7 +82,7 @@ export function int8VectorwiseQuant(A: TensorInput, threshold = 0, opts?: Int8Op
   assertShape(cols >= 1, op, () => `Expected a non-empty last dimension for \`A\` but received shape [${a.shape.join(', ')}]`);
   const rows = a.numel / cols;
   const be = backendFor(a);
-  be.require('int8VectorwiseQuant');
+  be.require('int8VectorwiseQuant', { rows, cols });
   const CA = be.empty(a.shape, 'int8');
   const rowStats = be.empty([rows], 'float32');
   const sparse = thr > 0;
@@ -119,7 +119,7 @@ function matmulArgs(A: TensorInput, B: TensorInput, op: string) {
   checkK(K, op, 'A');
   const M = a.numel / K;
   const be = backendFor(a);
-  be.require(op);
+  be.require(op, { M, N, K });
   const out = be.empty([...a.shape.slice(0, -1), N], 'int32');
   return { be, out, args: { a, b, M, N, K, out } };
 }
@@ -238,7 +238,7 @@ function mixedArgs(
   const b = optionalBias(bias, N, op, ca);
   assertSameDevice(op, ca, cb, sca, scb, ...(a ? [a] : []), ...(cols ? [cols] : []));
   const be = backendFor(ca);
-  be.require('int8MixedScaledMm');
+  be.require('int8MixedScaledMm', { M, N, K });
   const out = be.empty([...ca.shape.slice(0, -1), N], outDtype);
   const numOutliers = cols ? cols.numel : 0;
   const args: Record<string, unknown> = {
@@ -324,7 +324,7 @@ function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: In
   assertSameDevice(op, a, cb, scb);
   const M = a.numel / K;
   const be = backendFor(a);
-  be.require('int8LinearForward');
+  be.require('int8LinearForward', { M, N, K });
   const out = be.empty([...a.shape.slice(0, -1), N], a.dtype);
   const count = be.empty([1], 'int32');
   const args = {

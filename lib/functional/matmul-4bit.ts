@@ -119,17 +119,17 @@ function prepare(op: string, input: TensorInput, packed: TensorInput, state: Qua
   checkStateDevice(op, state, A.device);
   const activations = assertOneOf(opts.activations ?? 'float32', MATMUL_ACTIVATIONS, op, 'activations');
   const be = backendFor(A);
-  if (be.kind === 'cuda' && activations !== 'float32') {
-    throw new LowbitError(`${op}: activations '${activations}' is a CPU mode; CUDA computes in float32 (use 'float32' or move to the CPU)`, 'LOWBIT_E_UNSUPPORTED');
-  }
-  be.require('gemm4bit'); // before any output is allocated on the device
+  const activationsCode = activations === 'float32' ? 0 : activations === 'int16' ? 1 : 2; // MatmulActivations in ops_quant.h
+  // The backend's own limits for this shape (on CUDA: the int16/int8 modes are CPU-only, grid
+  // limits), asked before any output is allocated on the device.
+  be.require('gemm4bit', { M, N, K, aDtype: DTYPE_CODE[A.dtype], blocksize: state.blocksize, activations: activationsCode });
   const outDtype = internal.outDtype ?? (A.dtype as FloatDType);
   const out = be.empty([...A.shape.slice(0, -1), N], outDtype);
   const args: Record<string, unknown> = {
     a: A, aDtype: DTYPE_CODE[A.dtype], packed: P, M, N, K,
     blocksize: state.blocksize, quantType: QUANT_TYPE_CODE[state.quantType as QuantType4bit], out, outDtype: DTYPE_CODE[outDtype],
   };
-  if (activations !== 'float32') args.activations = activations === 'int16' ? 1 : 2; // MatmulActivations in ops_quant.h
+  if (activationsCode !== 0) args.activations = activationsCode;
   if (B) {
     args.bias = B;
     args.biasDtype = DTYPE_CODE[B.dtype];

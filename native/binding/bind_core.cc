@@ -215,6 +215,33 @@ void register_core(Napi::Env env, Napi::Object exports, Napi::Object cpu, Napi::
     check(info.Env(), lb::cuda::synchronize((int)get_int(o, "device", "cuda.synchronize", 0, 1023)));
     return info.Env().Undefined();
   }));
+  // cuda.supports(op, shape): null, or why the CUDA kernels cannot run op on that shape.
+  cuda.Set("supports", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env e = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) {
+      throw_error(e, "LOWBIT_E_ARGUMENT", "cuda.supports expects (op: string, shape: object)");
+    }
+    const std::string op = info[0].As<Napi::String>().Utf8Value();
+    const auto& limits = addon_data(e)->cuda_limits;
+    const auto it = limits.find(op);
+    if (it == limits.end()) return e.Null();
+    const Status s = it->second(info[1].As<Napi::Object>());
+    return s.is_ok() ? e.Null() : Napi::String::New(e, s.message());
+  }));
+  // cuda.streamInfo({ device }): the device's lowbit stream as lb::cuda::stream_info sees it.
+  cuda.Set("streamInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Object o = options_arg(info, "cuda.streamInfo");
+    const lb::cuda::StreamInfo s = lb::cuda::stream_info((int)get_int(o, "device", "cuda.streamInfo", 0, 1023));
+    Napi::Object r = Napi::Object::New(info.Env());
+    r.Set("created", s.created);
+    r.Set("idle", s.idle);
+    const auto count = [&](long long n) -> Napi::Value {
+      return n < 0 ? info.Env().Null() : Napi::Number::New(info.Env(), (double)n);
+    };
+    r.Set("launches", count(s.launches));
+    r.Set("legacyLaunches", count(s.legacy_launches));
+    return r;
+  }));
 }
 
 }  // namespace lb::binding

@@ -1,7 +1,7 @@
 // CUDA exports of the LLM.int8() family (see binding.h: register_int8_cuda), with exactly the
 // option names of the CPU exports (the readers in int8_args.h are shared), so lib/ sends the
 // same arguments to either backend. Operands are DeviceBuffers on one device.
-// Each call runs on the device's default stream with a workspace allocated for the call (its
+// Each call runs on the device's lowbit stream (workspace.h) with a workspace allocated for the call (its
 // size from lb::cuda::<op>_workspace_bytes) and freed when the launcher returns.
 // Exported: int8VectorwiseQuant, int8LinearMatmul, int8MmDequant, int8MixedScaledMm,
 // int8LinearForward (+ *Async). A build without CUDA registers nothing here.
@@ -11,6 +11,7 @@
 
 #include "int8_args.h"
 #include "lowbit/cuda_api.h"
+#include "lowbit/int8_validate.h"
 #include "lowbit/ops_int8.h"
 #include "workspace.h"
 
@@ -32,6 +33,20 @@ Parser device_op(const char* op) {
 }  // namespace
 
 void register_int8_cuda(Napi::Env env, Napi::Object cuda) {
+  // The kernels' own limits for cuda.supports (the same functions the launchers return them from).
+  const auto dim = [](const Napi::Object& o, const char* key, const char* op) { return get_int(o, key, op, 0, kInt8MaxDim); };
+  const auto gemm_limits = [dim](const char* op) -> LimitCheck {
+    return [dim, op](const Napi::Object& o) { return lb::cuda::int8_gemm_supports(dim(o, "M", op), dim(o, "N", op), dim(o, "K", op)); };
+  };
+  register_cuda_limits(env, "int8VectorwiseQuant", [dim](const Napi::Object& o) {
+    return lb::cuda::int8_vectorwise_quant_supports(dim(o, "rows", "int8VectorwiseQuant"));
+  });
+  register_cuda_limits(env, "int8LinearMatmul", gemm_limits("int8LinearMatmul"));
+  register_cuda_limits(env, "int8MixedScaledMm", gemm_limits("int8MixedScaledMm"));
+  register_cuda_limits(env, "int8LinearForward", [dim, gemm_limits](const Napi::Object& o) {
+    LB_RETURN_IF_ERROR(lb::cuda::int8_vectorwise_quant_supports(dim(o, "M", "int8LinearForward")));
+    return gemm_limits("int8LinearForward")(o);
+  });
   export_op(env, cuda, "int8VectorwiseQuant",
             device_op<Int8VectorwiseQuantParams, read_int8_vectorwise_quant, lb::cuda::int8_vectorwise_quant_workspace_bytes,
                       lb::cuda::int8_vectorwise_quant>("int8VectorwiseQuant"));

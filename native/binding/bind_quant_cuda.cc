@@ -4,7 +4,7 @@
 //   (+ the *Async twins from export_op), with exactly the option names of the CPU exports in
 //   bind_quant_cpu.cc, so lib/ sends the same arguments to either backend.
 // Tensor operands are DeviceBuffers (Where::Device), all on one device (`device`, default: the
-// device of the first operand). The 256-entry `code` may be a DeviceBuffer, a host Float32Array,
+// device of the first operand). Every call runs on that device's lowbit stream (workspace.h). The 256-entry `code` may be a DeviceBuffer, a host Float32Array,
 // or absent (the built-in dynamic map); host tables are staged to the device for the call.
 // A build without CUDA registers nothing here (the cuda namespace then has no quant ops).
 #include "binding.h"
@@ -18,6 +18,7 @@
 
 #include "device_buffer.h"
 #include "lowbit/codebooks.h"
+#include "lowbit/gemm_4bit_validate.h"
 #include "lowbit/cuda_api.h"
 #include "lowbit/half.h"
 #include "lowbit/ops_quant.h"
@@ -62,17 +63,19 @@ struct CodeTable {
 };
 
 // One parser per op: the shared reader (quant_args.h) over device operands, then the launcher.
-template <typename Params, Params (*Read)(Napi::Env, const Napi::Object&, Operands&), Status (*Run)(int, const Params&)>
+template <typename Params, Params (*Read)(Napi::Env, const Napi::Object&, Operands&),
+          Status (*Run)(const lb::cuda::Launch&, const Params&)>
 Runner device_op(Napi::Env env, const Napi::Object& o, const char* op) {
   Operands ops(env, o, op, Where::Device);
   const Params p = Read(env, o, ops);
   const int device = ops.device();
-  return [p, device] { return Run(device, p); };
+  return [p, device] { return with_workspace(device, 0, p, Run); };
 }
 
 // Same, for the ops that also take the 256-entry `code` (staged to the device per call when
 // it is host memory or absent).
-template <typename Params, Params (*Read)(Napi::Env, const Napi::Object&, Operands&), Status (*Run)(int, const Params&)>
+template <typename Params, Params (*Read)(Napi::Env, const Napi::Object&, Operands&),
+          Status (*Run)(const lb::cuda::Launch&, const Params&)>
 Runner device_op_with_code(Napi::Env env, const Napi::Object& o, const char* op) {
   Operands ops(env, o, op, Where::Device);
   const Params p = Read(env, o, ops);
@@ -82,7 +85,7 @@ Runner device_op_with_code(Napi::Env env, const Napi::Object& o, const char* op)
     return code.with_device_table(device, [&](const float* table) {
       Params q = p;
       q.code = table;
-      return Run(device, q);
+      return with_workspace(device, 0, q, Run);
     });
   };
 }
@@ -90,6 +93,20 @@ Runner device_op_with_code(Napi::Env env, const Napi::Object& o, const char* op)
 }  // namespace
 
 void register_quant_cuda(Napi::Env env, Napi::Object cuda) {
+  // gemm4bit's own CUDA limits for cuda.supports: the shape fields of its options, read under the
+  // same names and bounds as read_gemm_4bit, then the launcher's lb::cuda::gemm_4bit_supports.
+  // The other quant kernels have no CUDA-only limit reachable within the shared validators'.
+  register_cuda_limits(env, "gemm4bit", [](const Napi::Object& o) {
+    const char* op = "gemm4bit";
+    Gemm4bitParams p{};
+    p.M = get_int(o, "M", op, 0, kGemm4bitMaxElements);
+    p.N = get_int(o, "N", op, 0, kGemm4bitMaxElements);
+    p.K = get_int(o, "K", op, 0, kGemm4bitMaxElements);
+    p.a_dtype = get_float_dtype(o.Env(), o, "aDtype", op);
+    p.blocksize = (int32_t)get_int(o, "blocksize", op, 32, 4096);
+    p.activations = static_cast<MatmulActivations>(get_int_or(o, "activations", op, 0, 2, 0));
+    return lb::cuda::gemm_4bit_supports(p);
+  });
   export_op(env, cuda, "quantize4bit", [](Napi::Env e, const Napi::Object& o) {
     return device_op<Quantize4bitParams, read_quantize_4bit, lb::cuda::quantize_4bit>(e, o, "quantize4bit");
   });

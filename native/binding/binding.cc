@@ -244,6 +244,10 @@ class OpWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
+void register_cuda_limits(Napi::Env env, const char* op, LimitCheck check) {
+  addon_data(env)->cuda_limits[op] = std::move(check);
+}
+
 void export_op(Napi::Env env, Napi::Object target, const char* name, Parser parse) {
   const std::string op = name;
   target.Set(name, Napi::Function::New(env, [parse, op](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -85,6 +85,14 @@ using Runner = std::function<Status()>;
 using Parser = std::function<Runner(Napi::Env, const Napi::Object& opts)>;
 void export_op(Napi::Env env, Napi::Object target, const char* name, Parser parse);
 
+// ---- backend limits, asked before TypeScript allocates outputs ------------------------
+// `cuda.supports(op, shape)` returns null or the reason the CUDA kernels cannot run `op` on
+// `shape` (the op's own option names: M, N, K, rows, activations, ...). `check` must call the
+// very function the launcher calls (e.g. lb::cuda::int8_gemm_supports), so each limit stays
+// written once, natively. Ops with no registered check have no CUDA-only limit.
+using LimitCheck = std::function<Status(const Napi::Object& shape)>;
+void register_cuda_limits(Napi::Env env, const char* op, LimitCheck check);
+
 // ---- registration of op families (one per bind_*.cc) -------------------------------
 void register_core(Napi::Env env, Napi::Object exports, Napi::Object cpu, Napi::Object cuda);
 void register_quant_cpu(Napi::Env env, Napi::Object cpu);    // 4-bit, 8-bit blockwise, 4-bit GEMV/GEMM

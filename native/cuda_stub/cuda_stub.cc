@@ -27,5 +27,9 @@ Status copy_device_to_host(int, void*, const void*, size_t) { return not_built()
 Status copy_device_to_device(int, void*, const void*, size_t) { return not_built(); }
 Status memset_device(int, void*, int, size_t) { return not_built(); }
 Status synchronize(int) { return not_built(); }
+Status device_stream(int, void** stream) { *stream = nullptr; return not_built(); }
+StreamInfo stream_info(int) { return StreamInfo(); }
+void retain_streams() {}
+void release_streams() {}
 
 }  // namespace lb::cuda

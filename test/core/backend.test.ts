@@ -136,7 +136,7 @@ describe('the typed contract of the addon', () => {
   });
   it('registers the declared CUDA ops exactly when CUDA is compiled in', () => {
     const cuda = nativeAddon().cuda as Record<string, unknown>;
-    const memory = ['alloc', 'copyHostToDevice', 'copyDeviceToHost', 'copyDeviceToDevice', 'synchronize'];
+    const memory = ['alloc', 'copyHostToDevice', 'copyDeviceToHost', 'copyDeviceToDevice', 'synchronize', 'streamInfo', 'supports'];
     const kernels = ops(cuda).filter((k) => !memory.includes(k)).sort();
     expect(kernels).toEqual(flavor === 'none' ? [] : [...CUDA_OPS].sort());
   });

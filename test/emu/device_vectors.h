@@ -1,7 +1,8 @@
 // Helpers shared by the kernel tests of the SIMT emulation harness: a device buffer that owns
 // its memory (filled with a stale pattern, so unwritten outputs show), float values encoded as
 // float32 / float16 / bfloat16 bytes (half.h, the CPU backend's conversions), a bytewise
-// comparison of two result vectors, and the float64 reference sums the matmul tests bound against.
+// comparison of two result vectors, the float64 reference sums the matmul tests bound against, and
+// a check of the stream half of the launch contract.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,8 +13,12 @@
 #include <cstring>
 #include <vector>
 
+#include <string>
+
+#include "lowbit/cuda_launch.h"
 #include "lowbit/dtype.h"
 #include "lowbit/half.h"
+#include "lowbit/status.h"
 
 namespace simt_test {
 
@@ -79,6 +84,29 @@ inline ReferenceSum reference_dot(const std::vector<float>& a, const std::vector
     r.magnitude += std::fabs(bias[n]);
   }
   return r;
+}
+
+// The stream half of the launch contract (lowbit/cuda_launch.h), seen through the emulator's
+// per-stream counts (simt.h: created streams queue their work until waited for): runs
+// `call(launch)` on a fresh stream and returns "" when every kernel went on launch.stream, at
+// least one did, and none is still pending when the launcher returns; else what went wrong.
+// A launcher that synchronises another stream (or the device only by luck) leaves work pending.
+template <typename Call>
+std::string stream_contract_violation(Call call, lb::Status* status) {
+  cudaStream_t stream = nullptr;
+  if (cudaStreamCreate(&stream) != cudaSuccess) return "cudaStreamCreate failed";
+  const uint64_t legacy_before = simt::stream_counts(nullptr).launches;
+  lb::cuda::Launch launch;
+  launch.stream = stream;
+  *status = call(launch);
+  const simt::StreamCounts c = simt::stream_counts(stream);
+  const uint64_t legacy = simt::stream_counts(nullptr).launches - legacy_before;
+  cudaStreamDestroy(stream);  // runs anything left, so later tests start clean
+  std::string problem;
+  if (c.pending != 0) problem += std::to_string(c.pending) + " kernel(s) still pending on launch.stream at return; ";
+  if (c.launches == 0) problem += "no kernel launched on launch.stream; ";
+  if (legacy != 0) problem += std::to_string(legacy) + " kernel(s) launched on the legacy default stream; ";
+  return problem;
 }
 
 }  // namespace simt_test

@@ -433,6 +433,68 @@ SIMT_TEST(partial_last_warp) {
 
 __global__ void bad_partial_warp_kernel(int* out) { out[threadIdx.x] = (int)__ballot_sync(0xffffffffu, 1); }
 
+// ---- streams: created streams queue work until something waits for it ------------------------
+
+__global__ void store_kernel(int* out, int value) { out[threadIdx.x] = value; }
+__global__ void failing_kernel(int* out) { out[threadIdx.x] = __shfl_sync(0x0000fffeu, 1, 1); }  // lane 0 outside its mask
+
+SIMT_TEST(stream_work_runs_when_its_stream_is_synchronised) {
+  DeviceArray<int> out(32);
+  cudaStream_t s = nullptr;
+  SIMT_EXPECT(cudaStreamCreate(&s) == cudaSuccess);
+  const uint64_t before = simt::stream_counts(s).launches;
+  SIMT_EXPECT(simt::launch(store_kernel, 1, 32, 0, s, out.ptr, 7) == cudaSuccess);
+  SIMT_EXPECT(simt::stream_counts(s).pending == 1);
+  SIMT_EXPECT(simt::stream_counts(s).launches == before + 1);
+  SIMT_EXPECT(cudaStreamQuery(s) == cudaErrorNotReady);
+  SIMT_EXPECT(out.ptr[0] == 0) << "queued work ran before anything waited for it";
+  SIMT_EXPECT(cudaStreamSynchronize(s) == cudaSuccess);
+  SIMT_EXPECT(simt::stream_counts(s).pending == 0);
+  SIMT_EXPECT(cudaStreamQuery(s) == cudaSuccess);
+  SIMT_EXPECT(out.ptr[31] == 7);
+  SIMT_EXPECT(cudaStreamDestroy(s) == cudaSuccess);
+}
+
+SIMT_TEST(legacy_stream_operations_wait_for_blocking_streams) {
+  DeviceArray<int> out(32), other(32);
+  cudaStream_t a = nullptr, b = nullptr;
+  cudaStreamCreate(&a);
+  cudaStreamCreate(&b);
+  simt::launch(store_kernel, 1, 32, 0, a, out.ptr, 3);
+  SIMT_EXPECT(cudaStreamSynchronize(b) == cudaSuccess);  // another stream: a's work stays queued
+  SIMT_EXPECT(simt::stream_counts(a).pending == 1);
+  SIMT_EXPECT(out.get()[5] == 3) << "cudaMemcpy on the legacy stream must wait for blocking stream a";
+  simt::launch(store_kernel, 1, 32, 0, a, out.ptr, 4);
+  cudaMemset(other.ptr, 0, 4);
+  SIMT_EXPECT(out.ptr[0] == 4) << "cudaMemset must wait too";
+  simt::launch(store_kernel, 1, 32, 0, b, out.ptr, 5);
+  simt::launch(store_kernel, 1, 32, 0, nullptr, other.ptr, 1);  // a legacy-stream launch
+  SIMT_EXPECT(out.ptr[0] == 5) << "a legacy-stream launch must wait too";
+  simt::launch(store_kernel, 1, 32, 0, b, out.ptr, 6);
+  SIMT_EXPECT(cudaDeviceSynchronize() == cudaSuccess);
+  SIMT_EXPECT(out.ptr[0] == 6);
+  simt::launch(store_kernel, 1, 32, 0, a, out.ptr, 8);
+  SIMT_EXPECT(cudaStreamDestroy(a) == cudaSuccess);  // destroying lets queued work finish
+  SIMT_EXPECT(out.ptr[0] == 8);
+  SIMT_EXPECT(cudaStreamDestroy(a) == cudaErrorInvalidResourceHandle);
+  cudaGetLastError();
+  cudaStreamDestroy(b);
+}
+
+SIMT_TEST(a_queued_launch_failure_is_reported_by_its_stream_sync) {
+  DeviceArray<int> out(32), other(32);
+  cudaStream_t s = nullptr;
+  cudaStreamCreate(&s);
+  SIMT_EXPECT(simt::launch(failing_kernel, 1, 32, 0, s, out.ptr) == cudaSuccess);  // queued: no error yet
+  cudaMemset(other.ptr, 0, 4);  // runs the failing kernel on this thread's legacy-stream barrier...
+  SIMT_EXPECT(cudaPeekAtLastError() == cudaSuccess) << "...but its error belongs to the stream";
+  SIMT_EXPECT(cudaStreamSynchronize(s) == cudaErrorLaunchFailure);
+  SIMT_EXPECT(simt::last_error_message().find("does not include its own lane") != std::string::npos) << simt::last_error_message();
+  cudaGetLastError();
+  SIMT_EXPECT(cudaStreamSynchronize(s) == cudaSuccess) << "the error is reported once";
+  cudaStreamDestroy(s);
+}
+
 SIMT_TEST(negative_control_mask_naming_missing_lanes) {
   DeviceArray<int> out(40);
   SIMT_EXPECT_KERNEL_ERROR("do not exist", simt::launch_or_throw(bad_partial_warp_kernel, dim3(1), dim3(40), 0, out.ptr));

@@ -14,6 +14,7 @@
 // index at a block boundary are caught.
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -148,7 +149,10 @@ lb::Gemm4bitParams params(const Problem& p, const void* x, const uint8_t* packed
 
 // The GPU result through lb::cuda::gemm_4bit. `nested_only`: pass the 1-byte scales and no
 // float32 absmax; `misalign`: the packed weight one byte past a 16-byte boundary (byte path).
-std::vector<uint8_t> run_cuda(const Problem& p, bool nested_only, bool misalign, lb::Status* st) {
+// `launch`: the launch contract to call with (a test's own stream; default: the legacy stream),
+// `before_reading`: runs right after the launcher returns, before the result is read back.
+std::vector<uint8_t> run_cuda(const Problem& p, bool nested_only, bool misalign, lb::Status* st,
+                              const lb::cuda::Launch& launch = {}, const std::function<void()>& before_reading = {}) {
   Dev<uint8_t> x(p.x_bytes);
   std::vector<uint8_t> shifted(p.packed.size() + 16, 0);
   std::memcpy(shifted.data() + (misalign ? 1 : 0), p.packed.data(), p.packed.size());
@@ -160,8 +164,8 @@ std::vector<uint8_t> run_cuda(const Problem& p, bool nested_only, bool misalign,
   const lb::Gemm4bitParams g =
       params(p, x.ptr, packed.ptr + (misalign ? 1 : 0), nested_only ? nullptr : absmax.ptr, p.nested ? qabsmax.ptr : nullptr,
              nested_absmax.ptr, code2.ptr, p.bias ? bias.ptr : nullptr, out.ptr);
-  lb::cuda::Launch launch;
   *st = lb::cuda::gemm_4bit(launch, g);
+  if (before_reading) before_reading();
   return out.get();
 }
 
@@ -323,7 +327,7 @@ std::vector<uint8_t> launch_with(const Problem& p, int warps) {
   const lb::kernels::Gemv4bitArgs a = lb::cuda::detail::gemv_4bit_args(g);
   const dim3 grid((unsigned)((p.N + warps * kCols - 1) / (warps * kCols)), (unsigned)p.M);
   LB_LAUNCH((lb::kernels::gemv_4bit_kernel<DType::F32, kCols>), grid, 32 * warps, 0, nullptr, a);
-  SIMT_EXPECT(lb::cuda_detail::finish_launch("gemv_4bit_kernel").is_ok());
+  SIMT_EXPECT(lb::cuda_detail::finish_launch_on("gemv_4bit_kernel", nullptr).is_ok());
   return out.get();
 }
 
@@ -377,6 +381,26 @@ SIMT_TEST(gemm_4bit_argument_errors_are_statuses) {
   g.ldc = 4;
   g.K = -1;
   SIMT_EXPECT(lb::cuda::gemm_4bit(launch, g).code() == lb::StatusCode::InvalidShape);
+}
+
+// gemm_4bit enqueues every kernel it chooses (GEMV, GEMV over rows, tensor-core small batch and
+// prefill) on launch.stream and synchronises that stream before it returns.
+SIMT_TEST(gemm_4bit_runs_on_launch_stream_and_leaves_it_idle) {
+  for (int64_t M : {1, 5, 40})
+    for (DType act : {DType::F32, DType::F16}) {
+      const Problem p = make_problem(M, 40, 128, 64, QuantType::NF4, act, true, true, 9u + (uint32_t)M);
+      lb::Status st;
+      const std::string problem = simt_test::stream_contract_violation([&](const lb::cuda::Launch& l) {
+        lb::Status inner;
+        std::string pending;
+        run_cuda(p, false, false, &inner, l, [&] {  // counted before the read-back (a legacy copy) drains it
+          if (simt::stream_counts((cudaStream_t)l.stream).pending != 0) pending = "work pending at return";
+        });
+        return pending.empty() ? inner : lb::Status(lb::StatusCode::DeviceError, pending);
+      }, &st);
+      SIMT_EXPECT(st.is_ok()) << "M " << M << " " << lb::dtype_name(act) << ": " << st.message();
+      SIMT_EXPECT(problem.empty()) << "M " << M << " " << lb::dtype_name(act) << ": " << problem;
+    }
 }
 
 }  // namespace

@@ -492,3 +492,49 @@ SIMT_TEST(race_detector_reports_planted_gemm_bugs) {
     SIMT_EXPECT(is_race(no_wait)) << "missing cp.async wait not reported as a race: '" << no_wait.error << "'";
   }
 }
+
+// ---- the launch contract's stream ----------------------------------------------------------------
+
+// Every int8 launcher enqueues on launch.stream and synchronises it (not another stream) before it
+// returns; one that waits on the wrong stream leaves its kernels pending here (the emulator queues
+// a created stream's work until something waits for it).
+SIMT_TEST(int8_launchers_run_on_launch_stream_and_leave_it_idle) {
+  const int64_t M = 20, N = 9, K = 40;
+  const auto x = simt_test::encode_floats(activations(M, K, 77, false), DType::F32);
+  Dev<uint8_t> dx(x), out((size_t)(M * N * 4)), ws(1 << 16);
+  Dev<int8_t> ca((size_t)(M * K)), cb(int8_values(N, K, 3));
+  Dev<float> stats((size_t)M), scb(std::vector<float>((size_t)N, 2.5f));
+  Dev<int32_t> cols((size_t)K), count(1), c32((size_t)(M * N));
+  const auto expect_contract = [&](const char* what, auto call) {
+    lb::Status st;
+    const std::string problem = simt_test::stream_contract_violation([&](lb::cuda::Launch l) {
+      l.workspace = ws.ptr;
+      l.workspace_bytes = ws.n;
+      return call(l);
+    }, &st);
+    SIMT_EXPECT(st.is_ok()) << what << ": " << st.message();
+    SIMT_EXPECT(problem.empty()) << what << ": " << problem;
+  };
+  for (float thr : {0.0f, 1.0f}) {
+    expect_contract("int8_vectorwise_quant", [&](const lb::cuda::Launch& l) {
+      return lb::cuda::int8_vectorwise_quant(
+          l, lb::Int8VectorwiseQuantParams{dx.ptr, DType::F32, M, K, thr, false, ca.ptr, stats.ptr, cols.ptr, count.ptr});
+    });
+    for (int32_t* outlier_count : {(int32_t*)nullptr, count.ptr}) {
+      expect_contract("int8_linear_forward", [&](const lb::cuda::Launch& l) {
+        return lb::cuda::int8_linear_forward(l, lb::Int8LinearForwardParams{dx.ptr, DType::F32, cb.ptr, scb.ptr, M, N, K, nullptr,
+                                                                            DType::F32, thr, false, out.ptr, outlier_count});
+      });
+    }
+  }
+  expect_contract("int8_linear_matmul", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::int8_linear_matmul(l, lb::Int8LinearMatmulParams{ca.ptr, cb.ptr, M, N, K, c32.ptr});
+  });
+  expect_contract("int8_mm_dequant", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::int8_mm_dequant(l, lb::Int8MmDequantParams{c32.ptr, stats.ptr, scb.ptr, nullptr, DType::F32, M, N, false, out.ptr, DType::F32});
+  });
+  expect_contract("int8_mixed_scaled_mm", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::int8_mixed_scaled_mm(l, lb::Int8MixedScaledMmParams{dx.ptr, DType::F32, ca.ptr, stats.ptr, cb.ptr, scb.ptr, M, N, K,
+                                                                         nullptr, 0, nullptr, DType::F32, false, out.ptr});
+  });
+}

@@ -67,7 +67,7 @@ Quant4 cuda_quantize_4bit(const std::vector<uint8_t>& in, int64_t n, DType dt, i
   Dev<uint8_t> input(in), packed((size_t)(n + 1) / 2);
   Dev<float> absmax((size_t)blocks);
   lb::Quantize4bitParams p{input.ptr, dt, n, bs, q, packed.ptr, absmax.ptr};
-  *st = lb::cuda::quantize_4bit(0, p);
+  *st = lb::cuda::quantize_4bit(lb::cuda::Launch{}, p);
   return {packed.get(), absmax.get()};
 }
 
@@ -143,7 +143,7 @@ SIMT_TEST(dequantize_4bit_matches_cpu_reference) {
           Dev<uint8_t> P(packed), out(out_bytes);
           Dev<float> A(absmax);
           lb::Dequantize4bitParams p{P.ptr, A.ptr, n, bs, q, out.ptr, dt};
-          const lb::Status st = lb::cuda::dequantize_4bit(0, p);
+          const lb::Status st = lb::cuda::dequantize_4bit(lb::cuda::Launch{}, p);
           SIMT_EXPECT(st.is_ok()) << st.message();
           std::vector<uint8_t> want(out_bytes, 0xEE);
           lb::Dequantize4bitParams r = p;
@@ -170,24 +170,24 @@ SIMT_TEST(launcher_argument_errors_are_statuses) {
   Dev<uint8_t> packed(32);
   Dev<float> absmax(2);
   lb::Quantize4bitParams p{in.ptr, DType::F32, 64, 48, QuantType::NF4, packed.ptr, absmax.ptr};
-  st = lb::cuda::quantize_4bit(0, p);
+  st = lb::cuda::quantize_4bit(lb::cuda::Launch{}, p);
   SIMT_EXPECT(st.code() == lb::StatusCode::InvalidArgument && st.message().find("blocksize") != std::string::npos);
   p.blocksize = 64;
   p.dtype = DType::I8;
-  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).code() == lb::StatusCode::InvalidDType);
+  SIMT_EXPECT(lb::cuda::quantize_4bit(lb::cuda::Launch{}, p).code() == lb::StatusCode::InvalidDType);
   p.dtype = DType::F32;
   p.n = -1;
-  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).code() == lb::StatusCode::InvalidShape);
+  SIMT_EXPECT(lb::cuda::quantize_4bit(lb::cuda::Launch{}, p).code() == lb::StatusCode::InvalidShape);
   p.n = 64;
   p.quant_type = (QuantType)7;
-  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).code() == lb::StatusCode::InvalidArgument);
+  SIMT_EXPECT(lb::cuda::quantize_4bit(lb::cuda::Launch{}, p).code() == lb::StatusCode::InvalidArgument);
   p.quant_type = QuantType::NF4;
-  SIMT_EXPECT(lb::cuda::quantize_4bit(1, p).code() == lb::StatusCode::DeviceError);  // no device 1
-  SIMT_EXPECT(lb::cuda::quantize_4bit(0, p).is_ok());
+  SIMT_EXPECT(lb::cuda::quantize_4bit(lb::cuda::Launch{1}, p).code() == lb::StatusCode::DeviceError);  // no device 1
+  SIMT_EXPECT(lb::cuda::quantize_4bit(lb::cuda::Launch{}, p).is_ok());
   lb::Quantize4bitParams empty{nullptr, DType::F32, 0, 64, QuantType::NF4, nullptr, nullptr};
-  SIMT_EXPECT(lb::cuda::quantize_4bit(0, empty).is_ok());  // n = 0: nothing to launch
+  SIMT_EXPECT(lb::cuda::quantize_4bit(lb::cuda::Launch{}, empty).is_ok());  // n = 0: nothing to launch
   lb::Dequantize4bitParams d{packed.ptr, absmax.ptr, 64, 100, QuantType::FP4, in.ptr, DType::F32};
-  SIMT_EXPECT(lb::cuda::dequantize_4bit(0, d).code() == lb::StatusCode::InvalidArgument);
+  SIMT_EXPECT(lb::cuda::dequantize_4bit(lb::cuda::Launch{}, d).code() == lb::StatusCode::InvalidArgument);
 }
 
 // ---- 8-bit blockwise -------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ SIMT_TEST(quantize_blockwise_matches_cpu_reference) {
         Dev<uint8_t> I(in), out((size_t)n);
         Dev<float> A((size_t)blocks);
         lb::QuantizeBlockwiseParams p{I.ptr, dt, n, bs, C.ptr, out.ptr, A.ptr};
-        const lb::Status st = lb::cuda::quantize_blockwise(0, p);
+        const lb::Status st = lb::cuda::quantize_blockwise(lb::cuda::Launch{}, p);
         SIMT_EXPECT(st.is_ok()) << st.message();
         std::vector<uint8_t> want((size_t)n, 0xEE);
         std::vector<float> want_absmax((size_t)blocks, -1.0f);
@@ -228,13 +228,13 @@ SIMT_TEST(quantize_blockwise_spec_worked_example_and_unsorted_code) {
   Dev<float> C(code), I(a), A(1);
   Dev<uint8_t> out(6);
   lb::QuantizeBlockwiseParams p{I.ptr, DType::F32, 6, 64, C.ptr, out.ptr, A.ptr};
-  SIMT_EXPECT(lb::cuda::quantize_blockwise(0, p).is_ok());
+  SIMT_EXPECT(lb::cuda::quantize_blockwise(lb::cuda::Launch{}, p).is_ok());
   SIMT_EXPECT((out.get() == std::vector<uint8_t>{219, 0, 142, 127, 205, 92}));
   SIMT_EXPECT(A.get()[0] == 1.0f);
   std::swap(code[10], code[11]);
   Dev<float> bad(code);
   p.code = bad.ptr;
-  const lb::Status st = lb::cuda::quantize_blockwise(0, p);
+  const lb::Status st = lb::cuda::quantize_blockwise(lb::cuda::Launch{}, p);
   SIMT_EXPECT(st.code() == lb::StatusCode::InvalidArgument && st.message().find("sorted") != std::string::npos) << st.message();
 }
 
@@ -253,7 +253,7 @@ SIMT_TEST(dequantize_blockwise_matches_cpu_reference) {
       Dev<uint8_t> Q(codes), out(out_bytes);
       Dev<float> A(absmax);
       lb::DequantizeBlockwiseParams p{Q.ptr, A.ptr, C.ptr, n, bs, out.ptr, dt};
-      SIMT_EXPECT(lb::cuda::dequantize_blockwise(0, p).is_ok());
+      SIMT_EXPECT(lb::cuda::dequantize_blockwise(lb::cuda::Launch{}, p).is_ok());
       std::vector<uint8_t> want(out_bytes, 0xEE);
       lb::DequantizeBlockwiseParams r{codes.data(), absmax.data(), code.data(), n, bs, want.data(), dt};
       lb::cpu::ref::dequantize_blockwise(r);
@@ -288,7 +288,7 @@ SIMT_TEST(double_quantization_matches_cpu_reference) {
     Dev<float> C(code), absmax(q.absmax), nested(nested_blocks), offset(1);
     Dev<uint8_t> qabsmax((size_t)nb);
     const lb::NestAbsmaxParams p{absmax.ptr, nb, 256, C.ptr, qabsmax.ptr, nested.ptr, offset.ptr};
-    st = lb::cuda::nest_absmax(0, p);
+    st = lb::cuda::nest_absmax(lb::cuda::Launch{}, p);
     SIMT_EXPECT(st.is_ok()) << st.message();
     SIMT_EXPECT(lb::f32_bits(offset.get()[0]) == lb::f32_bits(want_offset)) << "offset";
     SIMT_EXPECT(count_diff(qabsmax.get(), want_q) == 0) << "qabsmax n=" << n;
@@ -296,12 +296,49 @@ SIMT_TEST(double_quantization_matches_cpu_reference) {
 
     Dev<float> restored((size_t)nb);
     const lb::DenestAbsmaxParams d{qabsmax.ptr, nested.ptr, C.ptr, want_offset, nb, 256, restored.ptr};
-    SIMT_EXPECT(lb::cuda::denest_absmax(0, d).is_ok());
+    SIMT_EXPECT(lb::cuda::denest_absmax(lb::cuda::Launch{}, d).is_ok());
     std::vector<float> want((size_t)nb);
     const lb::DenestAbsmaxParams dr{want_q.data(), want_nested.data(), code.data(), want_offset, nb, 256, want.data()};
     SIMT_EXPECT(lb::cpu::ref::denest_absmax(dr).is_ok());
     SIMT_EXPECT(count_diff(restored.get(), want) == 0) << "denest";
   }
+}
+
+// Every quant launcher enqueues on launch.stream and synchronises it (not another stream) before
+// returning; a launcher that waits on the wrong stream leaves its kernels pending here.
+SIMT_TEST(quant_launchers_run_on_launch_stream_and_leave_it_idle) {
+  const int64_t n = 1000;
+  const int32_t bs = 64;
+  const int64_t blocks = (n + bs - 1) / bs;
+  std::vector<float> x((size_t)n);
+  for (int64_t i = 0; i < n; ++i) x[(size_t)i] = std::sin(0.37f * (float)i);
+  const std::vector<float> code = dynamic_map();
+  Dev<float> input(x), absmax((size_t)blocks), C(code), out((size_t)n), nested(1), offset(1), restored((size_t)blocks);
+  Dev<uint8_t> packed((size_t)(n + 1) / 2), codes((size_t)n), qabsmax((size_t)blocks);
+  const auto expect_contract = [](const char* what, auto call) {
+    lb::Status st;
+    const std::string problem = simt_test::stream_contract_violation(call, &st);
+    SIMT_EXPECT(st.is_ok()) << what << ": " << st.message();
+    SIMT_EXPECT(problem.empty()) << what << ": " << problem;
+  };
+  expect_contract("quantize_4bit", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::quantize_4bit(l, lb::Quantize4bitParams{input.ptr, DType::F32, n, bs, QuantType::NF4, packed.ptr, absmax.ptr});
+  });
+  expect_contract("dequantize_4bit", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::dequantize_4bit(l, lb::Dequantize4bitParams{packed.ptr, absmax.ptr, n, bs, QuantType::NF4, out.ptr, DType::F32});
+  });
+  expect_contract("quantize_blockwise", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::quantize_blockwise(l, lb::QuantizeBlockwiseParams{input.ptr, DType::F32, n, bs, C.ptr, codes.ptr, absmax.ptr});
+  });
+  expect_contract("dequantize_blockwise", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::dequantize_blockwise(l, lb::DequantizeBlockwiseParams{codes.ptr, absmax.ptr, C.ptr, n, bs, out.ptr, DType::F32});
+  });
+  expect_contract("nest_absmax", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::nest_absmax(l, lb::NestAbsmaxParams{absmax.ptr, blocks, 256, C.ptr, qabsmax.ptr, nested.ptr, offset.ptr});
+  });
+  expect_contract("denest_absmax", [&](const lb::cuda::Launch& l) {
+    return lb::cuda::denest_absmax(l, lb::DenestAbsmaxParams{qabsmax.ptr, nested.ptr, C.ptr, 0.0f, blocks, 256, restored.ptr});
+  });
 }
 
 }  // namespace
@@ -381,7 +418,7 @@ SIMT_TEST(quantize_blockwise_boundary_inputs_match_cpu_reference) {
         Dev<float> I(x), A((size_t)blocks);
         Dev<uint8_t> out((size_t)n);
         lb::QuantizeBlockwiseParams p{I.ptr, DType::F32, n, bs, C.ptr, out.ptr, A.ptr};
-        const lb::Status st = lb::cuda::quantize_blockwise(0, p);
+        const lb::Status st = lb::cuda::quantize_blockwise(lb::cuda::Launch{}, p);
         SIMT_EXPECT(st.is_ok()) << st.message();
         std::vector<uint8_t> want((size_t)n, 0xEE);
         std::vector<float> want_absmax((size_t)blocks, -1.0f);

@@ -43,6 +43,30 @@ Status copy_host_to_device(int device, void* dst, const void* src, size_t bytes)
 Status copy_device_to_host(int device, void* dst, const void* src, size_t bytes);
 Status copy_device_to_device(int device, void* dst, const void* src, size_t bytes);
 Status memset_device(int device, void* dst, int value, size_t bytes);
-Status synchronize(int device);
+Status synchronize(int device);    // the whole device (cuda.synchronize: the user asked for it)
+
+// The lowbit stream of `device` (a cudaStream_t): every lowbit op enqueues its kernels there and
+// synchronises only it (lowbit/cuda_launch.h). Created on first use, once per device, as a
+// BLOCKING stream (cudaStreamCreate, default flags). Why blocking: DeviceBuffer uploads,
+// downloads, fills and frees above are plain cudaMemcpy/cudaMemset/cudaFree on the legacy default
+// stream, and cudaMemset, device-to-device copies and pageable host-to-device copies may still be
+// in flight on the device when they return. A blocking stream's kernels start only after the
+// legacy stream's earlier work ends, and later legacy-stream work waits for them, so an op reads
+// finished uploads and a download reads a finished op. A non-blocking stream would race both.
+Status device_stream(int device, void** stream);
+
+// What the lowbit stream of `device` has done, for tests and diagnostics (cuda.streamInfo).
+struct StreamInfo {
+  bool created = false;        // device_stream() has been called for this device
+  bool idle = true;            // no enqueued work still pending (cudaStreamQuery)
+  long long launches = -1;     // kernels launched on it so far; -1 where the flavour cannot count
+  long long legacy_launches = -1;  // kernels launched on the legacy default stream; -1 likewise
+};
+StreamInfo stream_info(int device);
+
+// One retain per addon instance (main thread and each worker): the last release synchronises
+// and destroys every lowbit stream. Never fails loudly: teardown errors are dropped.
+void retain_streams();
+void release_streams();
 
 }  // namespace lb::cuda

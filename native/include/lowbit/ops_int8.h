@@ -138,6 +138,11 @@ Status int8_linear_forward(const Int8LinearForwardParams& p);
 }  // namespace cpu::ref
 
 namespace cuda {
+// The CUDA kernels' own limits (grid sizes; the CPU has none), written once in the launchers,
+// which return them as Unsupported; the binding's cuda.supports asks the same functions before
+// TypeScript allocates any output (lib/backend/backend.ts: require(op, params)).
+Status int8_gemm_supports(int64_t M, int64_t N, int64_t K);  // int8LinearMatmul, MixedScaledMm, LinearForward
+Status int8_vectorwise_quant_supports(int64_t rows);          // int8VectorwiseQuant, int8LinearForward
 // The launch contract (lb::cuda::Launch: device, stream, workspace) is lowbit/cuda_launch.h.
 size_t int8_vectorwise_quant_workspace_bytes(const Int8VectorwiseQuantParams& p);
 Status int8_vectorwise_quant(const Launch& launch, const Int8VectorwiseQuantParams& p);

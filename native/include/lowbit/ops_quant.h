@@ -72,12 +72,13 @@ Status dequantize_blockwise(const DequantizeBlockwiseParams& p);
 }  // namespace cpu::ref
 
 namespace cuda {
-// Pointers are device pointers; `device` selects the GPU. Launches are stream-ordered on
-// the default stream and synchronised before returning a Status.
-Status quantize_4bit(int device, const Quantize4bitParams& p);
-Status dequantize_4bit(int device, const Dequantize4bitParams& p);
-Status quantize_blockwise(int device, const QuantizeBlockwiseParams& p);
-Status dequantize_blockwise(int device, const DequantizeBlockwiseParams& p);
+// Pointers are device pointers on launch.device. Launch contract (lowbit/cuda_launch.h): the
+// kernels go on launch.stream and only that stream is synchronised before the Status returns;
+// none of these needs a workspace.
+Status quantize_4bit(const Launch& launch, const Quantize4bitParams& p);
+Status dequantize_4bit(const Launch& launch, const Dequantize4bitParams& p);
+Status quantize_blockwise(const Launch& launch, const QuantizeBlockwiseParams& p);
+Status dequantize_blockwise(const Launch& launch, const DequantizeBlockwiseParams& p);
 }  // namespace cuda
 
 // ---- additions for the CPU backend (issue 3) ------------------------------------------
@@ -175,8 +176,8 @@ Status gemm_4bit(const Gemm4bitParams& p);
 
 namespace cuda {
 // Double quantization on the device (cuda/launch/nest_absmax.cu), bit-identical to cpu::ref.
-Status nest_absmax(int device, const NestAbsmaxParams& p);
-Status denest_absmax(int device, const DenestAbsmaxParams& p);
+Status nest_absmax(const Launch& launch, const NestAbsmaxParams& p);
+Status denest_absmax(const Launch& launch, const DenestAbsmaxParams& p);
 // The fused 4-bit matmul on the device (cuda/launch/gemm_4bit.cu; launch contract in
 // lowbit/cuda_launch.h). The kernel is chosen by M, N, K (cuda/kernels/gemm_4bit.md). On CUDA:
 //  - the float32 order of the CPU cannot be followed by a warp-parallel reduction; each kernel
@@ -187,6 +188,11 @@ Status denest_absmax(int device, const DenestAbsmaxParams& p);
 //    scale from them exactly as denest_absmax does (no separate pass per call).
 size_t gemm_4bit_workspace_bytes(const Gemm4bitParams& p);
 Status gemm_4bit(const Launch& launch, const Gemm4bitParams& p);
+// The CUDA-only limits of gemm_4bit (activation mode, the chosen kernel's grid), written once:
+// gemm_4bit returns them as Unsupported and the binding's cuda.supports asks this before
+// TypeScript allocates any output. Reads only the shape fields (M, N, K, dtypes, blocksize,
+// activations); the pointers may be null.
+Status gemm_4bit_supports(const Gemm4bitParams& p);
 }  // namespace cuda
 
 }  // namespace lb

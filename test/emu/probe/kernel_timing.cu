@@ -63,17 +63,17 @@ int main() {
   };
   for (int32_t bs : {64, 4096}) {
     lb::Quantize4bitParams q{input, lb::DType::F16, n, bs, lb::QuantType::NF4, packed, absmax};
-    float ms = time_ms([&] { check(lb::cuda::quantize_4bit(0, q)); }, 10);
+    float ms = time_ms([&] { check(lb::cuda::quantize_4bit(lb::cuda::Launch{}, q)); }, 10);
     report("quantize_4bit nf4 f16", n, bs, ms, n * 2.0 + n / 2.0 + n / bs * 4.0);
     lb::Dequantize4bitParams d{packed, absmax, n, bs, lb::QuantType::NF4, out, lb::DType::F16};
-    ms = time_ms([&] { check(lb::cuda::dequantize_4bit(0, d)); }, 10);
+    ms = time_ms([&] { check(lb::cuda::dequantize_4bit(lb::cuda::Launch{}, d)); }, 10);
     report("dequantize_4bit nf4 f16", n, bs, ms, n / 2.0 + n * 2.0 + n / bs * 4.0);
   }
   lb::QuantizeBlockwiseParams qb{input, lb::DType::F16, n, 4096, code, codes, absmax};
-  float ms = time_ms([&] { check(lb::cuda::quantize_blockwise(0, qb)); }, 10);
+  float ms = time_ms([&] { check(lb::cuda::quantize_blockwise(lb::cuda::Launch{}, qb)); }, 10);
   report("quantize_blockwise f16", n, 4096, ms, n * 3.0);
   lb::DequantizeBlockwiseParams db{codes, absmax, code, n, 4096, out, lb::DType::F16};
-  ms = time_ms([&] { check(lb::cuda::dequantize_blockwise(0, db)); }, 10);
+  ms = time_ms([&] { check(lb::cuda::dequantize_blockwise(lb::cuda::Launch{}, db)); }, 10);
   report("dequantize_blockwise f16", n, 4096, ms, n * 3.0);
   // Double quantization of the 64-blocksize scales: the serial float64 mean dominates.
   const int64_t nb = n / 64;
@@ -82,9 +82,9 @@ int main() {
   cudaMalloc((void**)&offset, 4);
   cudaMalloc((void**)&nested, ((nb + 255) / 256) * 4);
   lb::Quantize4bitParams q64{input, lb::DType::F16, n, 64, lb::QuantType::NF4, packed, absmax};
-  check(lb::cuda::quantize_4bit(0, q64));
+  check(lb::cuda::quantize_4bit(lb::cuda::Launch{}, q64));
   lb::NestAbsmaxParams nest{absmax, nb, 256, code, codes, nested, offset};
-  ms = time_ms([&] { check(lb::cuda::nest_absmax(0, nest)); }, 3);
+  ms = time_ms([&] { check(lb::cuda::nest_absmax(lb::cuda::Launch{}, nest)); }, 3);
   report("nest_absmax (double quant)", nb, 256, ms, nb * 9.0);
   return failures == 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "common/device_streams.cuh"
 #include "lowbit/cuda_api.h"
 #include "simt/simt.h"
 
@@ -81,5 +82,34 @@ Status synchronize(int device) {
   LB_RETURN_IF_ERROR(check_device(device));
   return from_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
+
+Status device_stream(int device, void** stream) {
+  *stream = nullptr;
+  LB_RETURN_IF_ERROR(check_device(device));
+  cudaStream_t s = nullptr;
+  const Status st = lb::cuda_detail::lowbit_stream(device, &s);
+  *stream = s;
+  return st;
+}
+
+// The emulator counts every launch per stream (simt::stream_counts), so tests can see which
+// stream an op used and that it left nothing pending.
+StreamInfo stream_info(int device) {
+  StreamInfo info;
+  if (!check_device(device).is_ok()) return info;
+  const cudaStream_t s = lb::cuda_detail::existing_lowbit_stream(device);
+  info.created = s != nullptr;
+  info.legacy_launches = (long long)simt::stream_counts(nullptr).launches;
+  info.launches = 0;
+  if (s != nullptr) {
+    const simt::StreamCounts c = simt::stream_counts(s);
+    info.launches = (long long)c.launches;
+    info.idle = c.pending == 0;
+  }
+  return info;
+}
+
+void retain_streams() { lb::cuda_detail::retain_lowbit_streams(); }
+void release_streams() { lb::cuda_detail::release_lowbit_streams(); }
 
 }  // namespace lb::cuda

@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -419,16 +420,41 @@ cudaError_t take_last_error(bool clear);  // cudaGetLastError / cudaPeekAtLastEr
 template <typename Closure>
 void call_closure(void* c) { (*static_cast<Closure*>(c))(); }
 
+// Streams (host_api.cc): work launched on a created stream is queued, not run, and runs in
+// issue order when something waits for it: cudaStreamSynchronize of that stream,
+// cudaDeviceSynchronize, or an operation on the legacy default stream (a null-stream launch,
+// cudaMemcpy, cudaMemset, cudaFree), which waits for every blocking stream as on a GPU. So a
+// launcher that synchronises the wrong stream leaves its work pending where a test can see it.
+// A queued launch's error is kept by its stream and reported by that stream's next sync.
+using StreamWork = std::function<cudaError_t()>;  // runs one queued launch; sets the last error
+// Queues `work` on a created stream; `kernel`: counted in StreamCounts::launches (copies are not).
+void enqueue(cudaStream_t stream, StreamWork work, bool kernel = true);
+void legacy_stream_barrier();                         // runs every blocking stream's queued work
+void begin_legacy_launch();                           // the barrier, and counts a null-stream launch
+struct StreamCounts {
+  uint64_t launches = 0;  // kernels ever launched on the stream
+  uint64_t pending = 0;   // operations (kernels, async copies) queued and not yet run
+};
+StreamCounts stream_counts(cudaStream_t stream);  // null: the legacy stream (pending always 0)
+
 template <typename... Params, typename... Args>
-cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t /*stream*/,
+cudaError_t launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                    Args&&... args) {
   // Arguments are converted to the kernel's parameter types once, like a real launch copies them.
   auto closure = [kernel, params = std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)]() {
     std::apply(kernel, params);
   };
-  const cudaError_t err = run_grid(grid, block, smem, &call_closure<decltype(closure)>, &closure);
-  if (err != cudaSuccess) set_last_error(err, last_error_message());
-  return err;
+  auto run = [grid, block, smem, closure]() mutable {
+    const cudaError_t err = run_grid(grid, block, smem, &call_closure<decltype(closure)>, &closure);
+    if (err != cudaSuccess) set_last_error(err, last_error_message());
+    return err;
+  };
+  if (stream != nullptr) {
+    enqueue(stream, std::move(run));
+    return cudaSuccess;
+  }
+  begin_legacy_launch();
+  return run();
 }
 // For harness tests: throws KernelError with the emulator's message on failure.
 template <typename... Params, typename... Args>
