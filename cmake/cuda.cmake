@@ -32,6 +32,10 @@ elseif(NOT LOWBIT_CUDA STREQUAL "OFF")
     # default, decompressed by the driver when the module loads. It asks nothing more of the driver
     # than the static CUDA 13 runtime already does (R580 or newer).
     target_compile_options(lowbit_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--compress-mode=size>)
+    # Two of a unit's six targets (five SASS archs + PTX) compile at a time: the two largest units
+    # (int8_gemm.cu, gemm_4bit_mma.cu) otherwise finish alone on one core, minutes after the rest
+    # of the build. Two, not one per core, bounds the processes and memory of a wide parallel build.
+    target_compile_options(lowbit_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--threads=2>)
     # LOWBIT_PTXAS_LOG=ON (or the environment variable of that name at the first configure; kept in
     # the cache so a later configure does not recompile): ptxas reports every kernel's registers,
     # shared memory, stack and spills into <build>/ptxas/<unit>.log (scripts/ptxas-log.sh), which
