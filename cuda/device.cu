@@ -119,9 +119,15 @@ Status device_stream(int device, void** stream) {
   return st;
 }
 
+Status with_device_workspace(int device, size_t bytes, const std::function<Status(void*)>& use) {
+  LB_RETURN_IF_ERROR(set_device(device));
+  return lb::cuda_detail::with_cached_workspace(device, bytes, use);
+}
+
 // The real runtime cannot count launches per stream; it reports creation and idleness only.
 StreamInfo stream_info(int device) {
   StreamInfo info;
+  info.workspace_bytes = (long long)lb::cuda_detail::cached_workspace_bytes(device);
   const cudaStream_t s = lb::cuda_detail::existing_lowbit_stream(device);
   info.created = s != nullptr;
   if (s != nullptr) {

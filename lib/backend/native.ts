@@ -113,14 +113,15 @@ export interface NativeCudaMemory {
   supports(op: string, shape: Record<string, number>): string | null;
   /**
    * The device's lowbit stream (every CUDA op runs there): whether it exists yet, whether it has
-   * no pending work, and (emulated flavour only; null on real CUDA) how many kernels ran on it
-   * and on the legacy default stream.
+   * no pending work, (emulated flavour only; null on real CUDA) how many kernels ran on it
+   * and on the legacy default stream, and the bytes of the device's cached workspace.
    */
   streamInfo(options: { device: number }): {
     created: boolean;
     idle: boolean;
     launches: number | null;
     legacyLaunches: number | null;
+    workspaceBytes: number;
   };
 }
 

@@ -240,6 +240,7 @@ void register_core(Napi::Env env, Napi::Object exports, Napi::Object cpu, Napi::
     };
     r.Set("launches", count(s.launches));
     r.Set("legacyLaunches", count(s.legacy_launches));
+    r.Set("workspaceBytes", Napi::Number::New(info.Env(), (double)s.workspace_bytes));
     return r;
   }));
 }

@@ -1,8 +1,9 @@
 // The CUDA launch contract on the binding side (lowbit/cuda_launch.h), shared by every CUDA
 // export (bind_int8_cuda.cc, bind_quant_cuda.cc): the op runs on the device's lowbit stream
-// (lb::cuda::device_stream, created once per device) with, when the launcher asks for one, a
-// workspace of that size allocated on the device for the call and freed when it returns (the
-// launcher has synchronised the stream by then, so the free cannot pull memory from under it).
+// (lb::cuda::device_stream, created once per device) with, when the launcher asks for one, the
+// device's cached workspace (lb::cuda::with_device_workspace: kept between calls, grown when a
+// call needs more), held for the call; the launcher has synchronised the stream before the next
+// call can take it.
 #pragma once
 
 #include <cstddef>
@@ -19,13 +20,12 @@ Status with_workspace(int device, size_t bytes, const Params& p, Status (*run)(c
   lb::cuda::Launch launch;
   launch.device = device;
   LB_RETURN_IF_ERROR(lb::cuda::device_stream(device, &launch.stream));
-  if (bytes > 0) {
-    LB_RETURN_IF_ERROR(lb::cuda::device_malloc(device, bytes, &launch.workspace));
+  if (bytes == 0) return run(launch, p);
+  return lb::cuda::with_device_workspace(device, bytes, [&](void* workspace) {
+    launch.workspace = workspace;
     launch.workspace_bytes = bytes;
-  }
-  const Status s = run(launch, p);
-  const Status freed = lb::cuda::device_free(device, launch.workspace);
-  return s.is_ok() ? freed : s;
+    return run(launch, p);
+  });
 }
 
 }  // namespace lb::binding

@@ -28,6 +28,7 @@ Status copy_device_to_device(int, void*, const void*, size_t) { return not_built
 Status memset_device(int, void*, int, size_t) { return not_built(); }
 Status synchronize(int) { return not_built(); }
 Status device_stream(int, void** stream) { *stream = nullptr; return not_built(); }
+Status with_device_workspace(int, size_t, const std::function<Status(void*)>&) { return not_built(); }
 StreamInfo stream_info(int) { return StreamInfo(); }
 void retain_streams() {}
 void release_streams() {}

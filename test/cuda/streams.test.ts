@@ -75,4 +75,26 @@ describe.skipIf(!cudaAvailable)('CUDA ops on the per-device lowbit stream', () =
       layer.dispose();
     }
   });
+  it("keeps one workspace per device between calls, grown in 1 MiB steps only when a call needs more", () => {
+    // Linear8bitLt's fused forward takes a workspace holding the int8 activations [M, K] (and the
+    // outlier mask and row statistics): about 4 KiB at M = 1, past 1 MiB at M = 300 with K = 4096.
+    const MiB = 2 ** 20;
+    const layer = Linear8bitLt.fromFloat(floatTensor([8, 4096], 'float32', 3), null, { hasFp16Weights: false, threshold: 6 }).to('cuda');
+    const x1 = floatTensor([1, 4096], 'float16', 4).to('cuda');
+    const first = bytesOf(layer.forward(x1));
+    const held = streamInfo().workspaceBytes;
+    expect(held).toBeGreaterThan(0);
+    expect(held % MiB).toBe(0);
+    for (let i = 0; i < 4; i++) expect(bytesOf(layer.forward(x1)).equals(first), `call ${i}`).toBe(true);
+    expect(streamInfo().workspaceBytes, 'the same calls reuse the workspace').toBe(held);
+    const x300 = floatTensor([300, 4096], 'float16', 5).to('cuda');
+    layer.forward(x300);
+    const grown = streamInfo().workspaceBytes;
+    expect(grown, 'a call needing more than it holds grows it').toBeGreaterThan(Math.max(held, 300 * 4096));
+    expect(grown % MiB).toBe(0);
+    // Back to a small call: it keeps the larger buffer, and a reused (dirty) workspace changes no bit.
+    expect(bytesOf(layer.forward(x1)).equals(first)).toBe(true);
+    expect(streamInfo().workspaceBytes).toBe(grown);
+    layer.dispose();
+  });
 });

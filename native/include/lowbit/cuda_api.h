@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,17 +56,25 @@ Status synchronize(int device);    // the whole device (cuda.synchronize: the us
 // finished uploads and a download reads a finished op. A non-blocking stream would race both.
 Status device_stream(int device, void** stream);
 
+// Runs use(workspace) with a device buffer of at least `bytes` on `device`: the launch contract's
+// workspace (lowbit/cuda_launch.h). The buffer is kept per device between calls, grown (in 1 MiB
+// steps) when a call needs more, and freed with the streams (release_streams): a cudaMalloc and a
+// cudaFree per call would cost their latency, and cudaFree waits for the whole device. Calls
+// needing a workspace on one device take turns; they run on its one lowbit stream anyway.
+Status with_device_workspace(int device, size_t bytes, const std::function<Status(void*)>& use);
+
 // What the lowbit stream of `device` has done, for tests and diagnostics (cuda.streamInfo).
 struct StreamInfo {
   bool created = false;        // device_stream() has been called for this device
   bool idle = true;            // no enqueued work still pending (cudaStreamQuery)
   long long launches = -1;     // kernels launched on it so far; -1 where the flavour cannot count
   long long legacy_launches = -1;  // kernels launched on the legacy default stream; -1 likewise
+  long long workspace_bytes = 0;   // bytes the device's cached workspace holds now
 };
 StreamInfo stream_info(int device);
 
 // One retain per addon instance (main thread and each worker): the last release synchronises
-// and destroys every lowbit stream. Never fails loudly: teardown errors are dropped.
+// and destroys every lowbit stream and frees the cached workspaces. Never fails loudly: teardown errors are dropped.
 void retain_streams();
 void release_streams();
 

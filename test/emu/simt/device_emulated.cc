@@ -92,11 +92,17 @@ Status device_stream(int device, void** stream) {
   return st;
 }
 
+Status with_device_workspace(int device, size_t bytes, const std::function<Status(void*)>& use) {
+  LB_RETURN_IF_ERROR(check_device(device));
+  return lb::cuda_detail::with_cached_workspace(device, bytes, use);
+}
+
 // The emulator counts every launch per stream (simt::stream_counts), so tests can see which
 // stream an op used and that it left nothing pending.
 StreamInfo stream_info(int device) {
   StreamInfo info;
   if (!check_device(device).is_ok()) return info;
+  info.workspace_bytes = (long long)lb::cuda_detail::cached_workspace_bytes(device);
   const cudaStream_t s = lb::cuda_detail::existing_lowbit_stream(device);
   info.created = s != nullptr;
   info.legacy_launches = (long long)simt::stream_counts(nullptr).launches;
