@@ -1,8 +1,8 @@
 // CUDA exports of the LLM.int8() family (see binding.h: register_int8_cuda), with exactly the
 // option names of the CPU exports (the readers in int8_args.h are shared), so lib/ sends the
 // same arguments to either backend. Operands are DeviceBuffers on one device.
-// Each call runs on the device's lowbit stream (workspace.h) with a workspace allocated for the call (its
-// size from lb::cuda::<op>_workspace_bytes) and freed when the launcher returns.
+// Each call runs on the device's lowbit stream (workspace.h) with the device's cached workspace,
+// grown when lb::cuda::<op>_workspace_bytes asks for more than it holds and kept between calls.
 // Exported: int8VectorwiseQuant, int8LinearMatmul, int8MmDequant, int8MixedScaledMm,
 // int8LinearForward (+ *Async). A build without CUDA registers nothing here.
 #include "binding.h"

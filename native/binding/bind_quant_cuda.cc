@@ -1,6 +1,6 @@
 // CUDA exports of the 4-bit / 8-bit blockwise family (see binding.h: register_quant_cuda):
 //   quantize4bit, dequantize4bit, quantizeBlockwise, dequantizeBlockwise, nestAbsmax, denestAbsmax
-//   and gemm4bit (the fused 4-bit matmul, launch contract with a per-call workspace: workspace.h)
+//   and gemm4bit (the fused 4-bit matmul, launch contract: workspace.h)
 //   (+ the *Async twins from export_op), with exactly the option names of the CPU exports in
 //   bind_quant_cpu.cc, so lib/ sends the same arguments to either backend.
 // Tensor operands are DeviceBuffers (Where::Device), all on one device (`device`, default: the
