@@ -17,6 +17,7 @@
 // (LOWBIT_CPU_ISA=scalar) computes the same exact integers and the same per-element float
 // formulas (lowbit/ops_int8.h), so both paths give the same bits (tests compare them).
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -316,13 +317,14 @@ void run_gemm(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t
     return;
   }
 #endif
-  // Activations are widened to int16 once (O(M·K)), or offset to uint8 for the VNNI
-  // decode tiles; the weight stays int8 in place (see the kernels).
+  // The AVX2 / scalar tiles widen the activations to int16 once (O(M·K)); the VNNI decode tiles
+  // read them as they are and need only their row sums. The weight stays int8 in place.
   std::vector<int16_t> a16(kr.vnni ? 0 : M * K);
-  std::vector<uint8_t> au(kr.vnni ? M * K : 0);
-  for (int64_t i = 0; i < M * K; ++i) {
-    if (kr.vnni) au[i] = static_cast<uint8_t>(a_in[i]) ^ 0x80u;
-    else a16[i] = a_in[i];
+  std::vector<int32_t> row_sums(kr.vnni ? M : 0);
+  if (kr.vnni) {
+    for (int64_t m = 0; m < M; ++m) row_sums[m] = std::accumulate(a_in + m * K, a_in + (m + 1) * K, int32_t(0));
+  } else {
+    std::copy_n(a_in, M * K, a16.begin());
   }
   const int16_t* a = a16.data();
   const int64_t nb = std::max<int64_t>(8, (kInt8BlockBytes / K) & ~int64_t(7));
@@ -336,7 +338,7 @@ void run_gemm(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t
       const int64_t ldc = epi ? nb : N;
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
       if (kr.vnni) {
-        avx2::int8_vnni_gemv(au.data(), K, M, b + n0 * K, K, width, K, c, ldc);
+        avx2::int8_vnni_gemv(a_in, K, M, row_sums.data(), b + n0 * K, K, width, K, c, ldc);
       } else
 #endif
         kr.gemm_block(a, K, b + n0 * K, K, M, width, K, c, ldc, false);

@@ -200,61 +200,65 @@ inline uint32_t lane_sum(__m512i v) {
   return s;
 }
 
-// Decode-sized tiles (M <= 3) straight from the row-major weight: the activations are made
-// unsigned instead (au = a + 128), so C = Σ au·b − 128·Σ b, and Σ b comes from one more
-// vpdpbusd with a vector of ones per weight vector. The K tail uses masked loads (zeros).
+// Decode-sized tiles (M < kVnniPackedMinRows) straight from the row-major weight. The weight is
+// the unsigned operand, offset on the fly (b ^ 0x80 = b + 128, one xor per weight vector), and
+// the activations the signed one, so C = Σ a·(b + 128) − 128·rowsum(a) with the row sums
+// computed once per call by the caller: one vpdpbusd per 64 weights and output row. (Offsetting
+// the activations instead would need Σ b per weight row, one more vpdpbusd per weight vector:
+// half the speed, and the stream from DRAM follows the compute rate on one core.) The K tail
+// uses masked loads: a zero activation byte cancels whatever the offset weight byte holds.
+// A tile is MR activation rows x NR weight rows, NR weight streams read side by side.
 template <int MR, int NR>
-void vnni_gemv_tile(const uint8_t* au, int64_t lda, const int8_t* b, int64_t ldb, int64_t K, int32_t* c, int64_t ldc,
-                    bool accumulate) {
-  const __m512i ones = _mm512_set1_epi8(1);
-  __m512i acc[MR][NR], bsum[NR];
-  for (int j = 0; j < NR; ++j) {
-    bsum[j] = _mm512_setzero_si512();
-    for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_setzero_si512();
-  }
-  for (int64_t k = 0; k < K; k += 64) {
-    const __mmask64 mask = k + 64 <= K ? ~__mmask64(0) : (__mmask64(1) << (K - k)) - 1;
-    __m512i bv[NR];
+void vnni_gemv_tile(const int8_t* a, int64_t lda, const int32_t* row_sums, const int8_t* b, int64_t ldb, int64_t K,
+                    int32_t* c, int64_t ldc) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+  // One K step of 64; `mask` keeps the bytes below K in the tail step, all of them before it.
+  const auto step = [&](int64_t k, __mmask64 mask) {
+    __m512i av[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) av[i] = _mm512_maskz_loadu_epi8(mask, a + i * lda + k);
+#pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
-      bv[j] = _mm512_maskz_loadu_epi8(mask, b + j * ldb + k);
-      bsum[j] = _mm512_dpbusd_epi32(bsum[j], ones, bv[j]);
+      const __m512i bu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, b + j * ldb + k), flip);
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], bu, av[i]);
     }
-    for (int i = 0; i < MR; ++i) {
-      const __m512i av = _mm512_maskz_loadu_epi8(mask, au + i * lda + k);
-      for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
-    }
-  }
-  for (int j = 0; j < NR; ++j) {
-    const uint32_t corr = lane_sum(bsum[j]) << 7;
-    for (int i = 0; i < MR; ++i) {
-      const int32_t v = static_cast<int32_t>(lane_sum(acc[i][j]) - corr);
-      int32_t& dst = c[i * ldc + j];
-      dst = accumulate ? static_cast<int32_t>(static_cast<uint32_t>(dst) + static_cast<uint32_t>(v)) : v;
-    }
+  };
+  int64_t k = 0;
+  for (; k + 64 <= K; k += 64) step(k, ~__mmask64(0));
+  if (k < K) step(k, (__mmask64(1) << (K - k)) - 1);
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    const uint32_t corr = static_cast<uint32_t>(row_sums[i]) << 7;
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) c[i * ldc + j] = static_cast<int32_t>(lane_sum(acc[i][j]) - corr);
   }
 }
 
+// NR = 8 weight streams where the accumulators fit (MR x NR + NR + MR of the 32 zmm).
 template <int MR>
-void vnni_gemv_rows(const uint8_t* au, int64_t lda, const int8_t* b, int64_t ldb, int64_t cols, int64_t K, int32_t* c,
-                    int64_t ldc, bool accumulate) {
+void vnni_gemv_rows(const int8_t* a, int64_t lda, const int32_t* row_sums, const int8_t* b, int64_t ldb, int64_t cols,
+                    int64_t K, int32_t* c, int64_t ldc) {
+  constexpr int NR = MR <= 2 ? 8 : 6;
   int64_t j = 0;
-  for (; j + 4 <= cols; j += 4) vnni_gemv_tile<MR, 4>(au, lda, b + j * ldb, ldb, K, c + j, ldc, accumulate);
-  switch (cols - j) {
-    case 3: vnni_gemv_tile<MR, 3>(au, lda, b + j * ldb, ldb, K, c + j, ldc, accumulate); break;
-    case 2: vnni_gemv_tile<MR, 2>(au, lda, b + j * ldb, ldb, K, c + j, ldc, accumulate); break;
-    case 1: vnni_gemv_tile<MR, 1>(au, lda, b + j * ldb, ldb, K, c + j, ldc, accumulate); break;
-    default: break;
-  }
+  for (; j + NR <= cols; j += NR) vnni_gemv_tile<MR, NR>(a, lda, row_sums, b + j * ldb, ldb, K, c + j, ldc);
+  for (; j + 2 <= cols; j += 2) vnni_gemv_tile<MR, 2>(a, lda, row_sums, b + j * ldb, ldb, K, c + j, ldc);
+  if (j < cols) vnni_gemv_tile<MR, 1>(a, lda, row_sums, b + j * ldb, ldb, K, c + j, ldc);
 }
 
 }  // namespace
 
-void int8_vnni_gemv(const uint8_t* au, int64_t lda, int64_t rows, const int8_t* b, int64_t ldb, int64_t cols,
-                    int64_t K, int32_t* c, int64_t ldc) {
+void int8_vnni_gemv(const int8_t* a, int64_t lda, int64_t rows, const int32_t* row_sums, const int8_t* b, int64_t ldb,
+                    int64_t cols, int64_t K, int32_t* c, int64_t ldc) {
   int64_t r = 0;
-  for (; r + 3 <= rows; r += 3) vnni_gemv_rows<3>(au + r * lda, lda, b, ldb, cols, K, c + r * ldc, ldc, false);
-  if (rows - r == 2) vnni_gemv_rows<2>(au + r * lda, lda, b, ldb, cols, K, c + r * ldc, ldc, false);
-  if (rows - r == 1) vnni_gemv_rows<1>(au + r * lda, lda, b, ldb, cols, K, c + r * ldc, ldc, false);
+  for (; r + 3 <= rows; r += 3) vnni_gemv_rows<3>(a + r * lda, lda, row_sums + r, b, ldb, cols, K, c + r * ldc, ldc);
+  if (rows - r == 2) vnni_gemv_rows<2>(a + r * lda, lda, row_sums + r, b, ldb, cols, K, c + r * ldc, ldc);
+  if (rows - r == 1) vnni_gemv_rows<1>(a + r * lda, lda, row_sums + r, b, ldb, cols, K, c + r * ldc, ldc);
 }
 
 void int8_vnni_gemm(const int8_t* a, int64_t lda, int64_t rows, const uint8_t* bp, int64_t cols, int64_t groups,

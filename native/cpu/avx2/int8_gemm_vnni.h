@@ -27,9 +27,10 @@ void int8_vnni_pack_b(const int8_t* b, int64_t ldb, int64_t rows, int64_t k0, in
 void int8_vnni_gemm(const int8_t* a, int64_t lda, int64_t rows, const uint8_t* bp, int64_t cols, int64_t groups,
                     const int32_t* row_sums, int32_t* c, int64_t ldc, bool accumulate);
 
-// Decode path (small M, weight read in place): c[r*ldc + j] = Σ_k (au[r*lda + k] − 128)·b[j*ldb + k]
-// for r < rows, j < cols, k < K, where au holds the activations plus 128 (a ^ 0x80).
-void int8_vnni_gemv(const uint8_t* au, int64_t lda, int64_t rows, const int8_t* b, int64_t ldb, int64_t cols,
-                    int64_t K, int32_t* c, int64_t ldc);
+// Decode path (small M, weight read in place): c[r*ldc + j] = Σ_k a[r*lda + k]·b[j*ldb + k], exact,
+// for r < rows, j < cols, k < K, given row_sums[r] = Σ_k a[r*lda + k] (the kernel offsets the
+// weight to unsigned and removes 128·row_sums[r]).
+void int8_vnni_gemv(const int8_t* a, int64_t lda, int64_t rows, const int32_t* row_sums, const int8_t* b, int64_t ldb,
+                    int64_t cols, int64_t K, int32_t* c, int64_t ldc);
 
 }  // namespace lb::cpu::avx2
