@@ -100,6 +100,22 @@ describe("M = 1 pair kernels: the int8 mode keeps its bits on every path", () =>
     });
   }
 
+  it('double-quantized scales rebuilt 16 blocks at a time: rows that straddle a nested block (of 256), more than 16 blocks per row with a tail', () => {
+    // K 192 at blocksize 64: 3 blocks per row, so row 85's blocks 255..257 span nested blocks 0 and 1;
+    // K 1088: 17 blocks per row (a full step of 16 and a 1-block tail), row 15 spans the same edge.
+    for (const [N, K] of [[100, 192], [20, 1088]] as const) {
+      const w = randn(N * K, N + K).map((v) => v * 0.05);
+      const ref = refQuantize4bit(w, 64, 'nf4');
+      const x = randn(K, K + 7);
+      const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: 'nf4', blocksize: 64, compressStatistics: true });
+      const expected = hex(gemm4bitIntRef('int8', x, 1, ref.packed, st.absmaxFloat32().data as Float32Array, N, K, 64, 'nf4', null));
+      for (const isa of ISAS) {
+        const y = withIsa(isa, () => gemv4bit(Tensor.from(x, [1, K]), p, st, null, { activations: 'int8' }).data as Float32Array);
+        expect(hex(y), `${isa} N ${N} K ${K}`).toBe(expected);
+      }
+    }
+  });
+
   it('a row holding NaN or Inf takes the float32 order', () => {
     const N = 10, K = 256;
     const [p, st] = quantize4bit(Tensor.from(randn(N * K, 3).map((v) => v * 0.05), [N, K]), { quantType: 'nf4', blocksize: 64 });
