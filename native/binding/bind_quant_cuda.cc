@@ -4,8 +4,9 @@
 //   (+ the *Async twins from export_op), with exactly the option names of the CPU exports in
 //   bind_quant_cpu.cc, so lib/ sends the same arguments to either backend.
 // Tensor operands are DeviceBuffers (Where::Device), all on one device (`device`, default: the
-// device of the first operand). Every call runs on that device's lowbit stream (workspace.h). The 256-entry `code` may be a DeviceBuffer, a host Float32Array,
-// or absent (the built-in dynamic map); host tables are staged to the device for the call.
+// device of the first operand). Every call runs on that device's lowbit stream (workspace.h).
+// The 256-entry `code` may be a DeviceBuffer, a host Float32Array, or absent (the built-in
+// dynamic map); host tables are staged to the device for the call.
 // A build without CUDA registers nothing here (the cuda namespace then has no quant ops).
 #include "binding.h"
 

@@ -5,11 +5,15 @@
 #include "parallel.h"
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
 #include "avx2/quant_4bit_avx2.h"
+#include "avx512/denest_absmax_avx512.h"
 #endif
 #include "cpu/quant_common.h"
 #include "lowbit/ops_quant.h"
 
 namespace lb::cpu {
+namespace ref {
+Status check_denest_absmax(const DenestAbsmaxParams& p);
+}
 namespace {
 constexpr int64_t kElementsPerTask = 1 << 15;
 }
@@ -63,8 +67,20 @@ Status dequantize_blockwise(const DequantizeBlockwiseParams& p) {
   return Status::ok();
 }
 
-// The absmax arrays are small (one value per 4-bit block): the reference is fast enough.
+// The absmax arrays are small (one value per 4-bit block): the reference is fast enough to nest.
 Status nest_absmax(const NestAbsmaxParams& p) { return ref::nest_absmax(p); }
-Status denest_absmax(const DenestAbsmaxParams& p) { return ref::denest_absmax(p); }
+
+// Denesting runs the vector kernel the M = 1 int8 GEMV also uses (avx512/denest_absmax_avx512.h)
+// over runs of blocks in parallel where it applies, else the reference; the same bits either way.
+Status denest_absmax(const DenestAbsmaxParams& p) {
+#ifdef LOWBIT_HAVE_AVX2_KERNELS
+  if (p.n > 0 && has_avx512_kernels(active_isa()) && avx512::denest_absmax_range_fits(p.nested_blocksize)) {
+    LB_RETURN_IF_ERROR(ref::check_denest_absmax(p));
+    parallel_for(p.n, kElementsPerTask, [&](int64_t b0, int64_t b1) { avx512::denest_absmax_range(p, b0, b1 - b0, p.out + b0); });
+    return Status::ok();
+  }
+#endif
+  return ref::denest_absmax(p);
+}
 
 }  // namespace lb::cpu

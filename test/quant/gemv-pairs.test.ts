@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, gemv4bit, quantize4bit, setNumThreads } from '../../lib/index.js';
 import { fmaf } from '../reference/int8-ref.js';
-import { randn, refDequantize4bit, refQuantize4bit } from '../reference/quant-ref.js';
-import { gemm4bitIntRef } from '../reference/spec-ref.js';
+import { createDynamicMap, randn, refDequantize4bit, refQuantize4bit } from '../reference/quant-ref.js';
+import { gemm4bitIntRef, nestAbsmaxSpec } from '../reference/spec-ref.js';
 import { ISAS, hex, withIsa } from './helpers.js';
 
 const f32 = Math.fround;
@@ -108,7 +108,10 @@ describe("M = 1 pair kernels: the int8 mode keeps its bits on every path", () =>
       const ref = refQuantize4bit(w, 64, 'nf4');
       const x = randn(K, K + 7);
       const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: 'nf4', blocksize: 64, compressStatistics: true });
-      const expected = hex(gemm4bitIntRef('int8', x, 1, ref.packed, st.absmaxFloat32().data as Float32Array, N, K, 64, 'nf4', null));
+      // The scales from the spec's double quantization, not from lowbit's own denest (which shares
+      // the kernel's vector rebuild).
+      const scales = nestAbsmaxSpec(ref.absmax, 256, createDynamicMap()).reconstructed;
+      const expected = hex(gemm4bitIntRef('int8', x, 1, ref.packed, scales, N, K, 64, 'nf4', null));
       for (const isa of ISAS) {
         const y = withIsa(isa, () => gemv4bit(Tensor.from(x, [1, K]), p, st, null, { activations: 'int8' }).data as Float32Array);
         expect(hex(y), `${isa} N ${N} K ${K}`).toBe(expected);

@@ -8,8 +8,7 @@
 //   x        : Int8PairRow (gemv_4bit_m1.h): the quantized row with every chunk in both halves
 //   scales   : float32 absmax, or, when the state has them, the 1-byte double-quantized ones,
 //              rebuilt exactly as denest_absmax does into a per-thread buffer once per row group
-//              (denest_rows: 16 blocks per step, the 256-entry code table held in registers), then
-//              read like float32 ones
+//              (denest_absmax_range, denest_absmax_avx512.h), then read like float32 ones
 // One zmm holds chunk c of TWO weight rows (row n in bytes 0-31, row n + 1 in 32-63). Per chunk
 // and row pair: the 64 bytes -> high / low nibble planes (shift + two ands), two vpshufb lookups
 // give the u8 weights (w8 + 128) of the even and odd k, two vpdpbusd (started at neg_corr, which
@@ -25,6 +24,7 @@
 //   reduction and bias.
 // Speed-only knobs: kPairs, prefetch distance.
 #include "gemv_4bit_m1.h"
+#include "denest_absmax_avx512.h"
 
 #include <immintrin.h>
 
@@ -83,61 +83,6 @@ inline __m512 halves(float lo, float hi) { return _mm512_mask_blend_ps(0xFF00, _
 // Lanes 8-15 as a ymm (AVX512F only: vextractf32x8 would need AVX512DQ).
 inline __m256 upper_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 
-// The 256-entry nested code table in 16 zmm: lookup() picks entry idx & 255 of each dword lane
-// with 8 two-register vpermt2ps (index bits [4:0]) and a blend tree on bits 5, 6 and 7.
-struct CodeTable {
-  __m512 t[16];
-  explicit CodeTable(const float* code) {
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) t[i] = _mm512_loadu_ps(code + 16 * i);
-  }
-  __m512 lookup(__m512i idx) const {
-    const __mmask16 b5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
-    const __mmask16 b6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
-    const __mmask16 b7 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(128));
-    __m512 by6[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      const __m512 even = _mm512_permutex2var_ps(t[4 * j], idx, t[4 * j + 1]);
-      const __m512 odd = _mm512_permutex2var_ps(t[4 * j + 2], idx, t[4 * j + 3]);
-      by6[j] = _mm512_mask_blend_ps(b5, even, odd);
-    }
-    return _mm512_mask_blend_ps(b7, _mm512_mask_blend_ps(b6, by6[0], by6[1]), _mm512_mask_blend_ps(b6, by6[2], by6[3]));
-  }
-};
-
-// The float32 scales of weight rows [n, n + rows) rebuilt from the double-quantized ones into
-// out[r * blocks_per_row + j], 16 blocks per step, with gemm4::nested_scale's arithmetic (the
-// product rounded to float32, then the offset added): the same values, so the same bits, as the
-// scalar rebuild per chunk, in a fraction of its instructions and without gathers (slow here).
-// 16 consecutive blocks span at most two nested blocks when nested_blocksize >= 16 (a power of
-// two, gemm4::int8_nested_scales); smaller nested blocks take the scalar rebuild.
-void denest_rows(const Gemm4bitParams& p, int nested_shift, int64_t blocks_per_row, int64_t n, int rows, float* out) {
-  if (nested_shift < 4) {
-    for (int r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < blocks_per_row; ++j)
-        out[r * blocks_per_row + j] = gemm4::nested_scale(p, nested_shift, (n + r) * blocks_per_row + j);
-    return;
-  }
-  const CodeTable code(p.nested_code);
-  const __m512 offset = _mm512_set1_ps(p.nested_offset);
-  const int64_t nested_mask = (int64_t(1) << nested_shift) - 1;
-  for (int r = 0; r < rows; ++r) {
-    const int64_t b0 = (n + r) * blocks_per_row;
-    for (int64_t j = 0; j < blocks_per_row; j += 16) {
-      const int64_t b = b0 + j, first = b >> nested_shift;
-      const __mmask16 live = blocks_per_row - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (blocks_per_row - j)) - 1);
-      const __m512 scale = code.lookup(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(live, p.qabsmax + b)));
-      // Lanes past the end of the first nested block take the next one's absmax.
-      const int64_t in_first = (first + 1) * (nested_mask + 1) - b;
-      const __mmask16 second = in_first >= 16 ? __mmask16(0) : __mmask16(live & ~((1u << in_first) - 1));
-      const __m512 nested = _mm512_mask_blend_ps(second, _mm512_set1_ps(p.nested_absmax[first]),
-                                                 _mm512_set1_ps(second ? p.nested_absmax[first + 1] : 0.0f));
-      _mm512_mask_storeu_ps(out + r * blocks_per_row + j, live, _mm512_add_ps(_mm512_mul_ps(scale, nested), offset));
-    }
-  }
-}
-
 // Rows [n, n + 2P): pair q = rows n + 2q (low half) and n + 2q + 1 (high half). kOdd (P == 1):
 // only row n exists; it fills both halves and only the low one is stored.
 template <int P, bool kNested, bool kOdd = false>
@@ -157,11 +102,19 @@ __attribute__((noinline)) void gemv_pairs(const Gemm4bitParams& p, const Int8Pai
   const int shift = rows.shift;
   const int64_t blocks_per_row = p.K >> shift;
   if constexpr (kNested) {
-    // This group's scales rebuilt once, then read like float32 ones (a thread's buffer only grows).
+    // This group's scales (its rows' blocks are contiguous) rebuilt once into a thread's buffer
+    // that only grows, then read like float32 ones.
     thread_local std::vector<float> rebuilt;
     constexpr int kRows = R - (kOdd ? 1 : 0);
-    if ((int64_t)rebuilt.size() < kRows * blocks_per_row) rebuilt.resize((size_t)(kRows * blocks_per_row));
-    denest_rows(p, gemm4::log2_exact(p.nested_blocksize), blocks_per_row, n, kRows, rebuilt.data());
+    const int64_t b0 = n * blocks_per_row, count = kRows * blocks_per_row;
+    if ((int64_t)rebuilt.size() < count) rebuilt.resize((size_t)count);
+    if (denest_absmax_range_fits(p.nested_blocksize)) {
+      const DenestAbsmaxParams d{p.qabsmax, p.nested_absmax, p.nested_code, p.nested_offset, 0, p.nested_blocksize, nullptr};
+      denest_absmax_range(d, b0, count, rebuilt.data());
+    } else {
+      const int nested_shift = gemm4::log2_exact(p.nested_blocksize);
+      for (int64_t i = 0; i < count; ++i) rebuilt[(size_t)i] = gemm4::nested_scale(p, nested_shift, b0 + i);
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) absmax[r] = rebuilt.data() + (kOdd ? 0 : r) * blocks_per_row;
   }

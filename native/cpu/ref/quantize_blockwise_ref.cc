@@ -72,10 +72,16 @@ Status nest_absmax(const NestAbsmaxParams& p) {
   return quantize_blockwise(q);
 }
 
-Status denest_absmax(const DenestAbsmaxParams& p) {
+// The argument checks of denest_absmax, shared with the CPU dispatcher's vector path.
+Status check_denest_absmax(const DenestAbsmaxParams& p) {
   LB_RETURN_IF_ERROR(quant::check_count(p.n, "denest_absmax"));
   if (p.nested_blocksize <= 0) return invalid_argument("denest_absmax: nested_blocksize must be positive");
   if (p.n > 0 && (!p.qabsmax || !p.nested_absmax || !p.code || !p.out)) return invalid_argument("denest_absmax: null buffer");
+  return Status::ok();
+}
+
+Status denest_absmax(const DenestAbsmaxParams& p) {
+  LB_RETURN_IF_ERROR(check_denest_absmax(p));
   for (int64_t i = 0; i < p.n; ++i) {
     const float scaled = p.code[p.qabsmax[i]] * p.nested_absmax[i / p.nested_blocksize];
     p.out[i] = scaled + p.offset;
