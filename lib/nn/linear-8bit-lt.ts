@@ -50,7 +50,8 @@ export class Int8Params {
   #CB: Tensor | null = null;
   #SCB: Tensor | null = null;
   #packed: PackedInt8Weight | null = null;
-  #packing: Promise<PackedInt8Weight | null> | null = null;
+  /** A packing in flight on the libuv pool, and the CB it reads. */
+  #packing: { source: Tensor; packed: Promise<PackedInt8Weight | null> } | null = null;
 
   constructor(opts: Int8ParamsOptions = {}, op = 'Int8Params') {
     this.hasFp16Weights = assertBoolean(opts.hasFp16Weights ?? true, op, 'hasFp16Weights');
@@ -147,12 +148,19 @@ export class Int8Params {
     if (want === null) return null;
     if (this.#packed?.layout === want) return this.#packed;
     const CB = this.CB;
-    const packing = (this.#packing ??= int8PackWeightAsync(CB).finally(() => {
-      this.#packing = null;
-    }));
-    const packed = await packing;
-    // Installed only if CB is still the weight it was made from (setQuantized may have run meanwhile).
-    if (this.#CB === CB && packed && packed !== this.#packed) this.#setPacked(packed);
+    // A packing in flight is shared only by calls on the same CB (setQuantized may have replaced it).
+    if (this.#packing?.source !== CB) {
+      const packing = { source: CB, packed: int8PackWeightAsync(CB) };
+      packing.packed.finally(() => {
+        if (this.#packing === packing) this.#packing = null;
+      }).catch(() => {});
+      this.#packing = packing;
+    }
+    const packed = await this.#packing.packed;
+    // CB was replaced meanwhile: this call packs the new CB per call (the forward reads the CB
+    // current when it runs), and the stale copy is left to the garbage collector.
+    if (this.#CB !== CB) return null;
+    if (packed && packed !== this.#packed) this.#setPacked(packed);
     return packed;
   }
 

@@ -130,6 +130,24 @@ describe('the packed copy follows the weight and the ISA', () => {
     }
   });
 
+  it('a CB replaced while a packing is in flight: every forwardAsync reads the CB current when it runs', async () => {
+    for (const isa of tiled) {
+      setCpuIsa(isa);
+      if (backendInfo().cpu.int8WeightLayout === 'row-major') continue;
+      const l = layer(0);
+      const x = Tensor.from(input(8, 13, false), [8, K]);
+      // The new weight: CB negated (every code stays in [-127, 127]).
+      const negCB = CB.map((v) => -v);
+      const first = l.forwardAsync(x), second = l.forwardAsync(x); // both wait on one packing of the old CB
+      l.weight.setQuantized(Tensor.from(negCB.slice(), [N, K]), Tensor.from(SCB.slice(), [N]));
+      const third = l.forwardAsync(x);
+      const want = linear8bitRef(input(8, 13, false), 8, K, negCB, SCB, N, { threshold: 0, dtype: 'float32', bias: biasv, biasDtype: 'float32' }).out;
+      for (const [i, y] of (await Promise.all([first, second, third])).entries()) expect(Array.from(y.data), `${isa} call ${i}`).toEqual(want);
+      expect(Array.from(l.forward(x).data), isa).toEqual(want);
+      l.dispose();
+    }
+  });
+
   it('setCpuIsa to a GEMM with another layout repacks (or drops the copy), with the same bits', () => {
     const l = layer(6);
     const xv = input(24, 5, true);
