@@ -26,7 +26,8 @@
 // The decoded codes of a 64-byte step go through a small stack buffer so that kPairs row pairs
 // (kPairs independent fma chains, enough to cover the fma latency) are interleaved group by group.
 // Thread mapping: the dispatcher splits output columns over threads in multiples of
-//   kF32PairColumnUnit; prefetch into L2 the same distance ahead in every stream.
+//   kF32PairColumnUnit; prefetch into L2 the same distance ahead in every stream, and the next row
+//   group's scales (gemm4::NextGroupScales).
 // Summation order: per output one 8-lane accumulator, fma over the groups of 8 in k order (the
 //   groups of a step in order, the steps in order), the canonical lane reduction, + bias.
 // Speed-only knobs: kPairs, prefetch distance.
@@ -102,11 +103,14 @@ __attribute__((noinline)) void gemv_pairs(const Gemm4bitParams& p, const float* 
   }
   const int shift = rows.shift;
   const int64_t prefetch_ahead = R * (p.K / 2);
+  constexpr int kRowsHere = R - (kOdd ? 1 : 0);
+  const gemm4::NextGroupScales next_scales(p, p.absmax, 4, n + kRowsHere, kRowsHere, shift);
   alignas(64) __m512i codes[P][4];
   __m512 acc[P];
 #pragma GCC unroll 8
   for (int q = 0; q < P; ++q) acc[q] = _mm512_setzero_ps();
   for (int64_t k0 = 0; k0 < p.K; k0 += 8 * kStepGroups) {
+    next_scales.fetch(k0 / (8 * kStepGroups));
 #pragma GCC unroll 8
     for (int q = 0; q < P; ++q) {
       const uint8_t* lo = bytes[2 * q] + k0 / 2;

@@ -17,7 +17,8 @@
 // That is 10 vector instructions per 128 weights, against 10 per 64 for the ymm kernel.
 // Thread mapping: the dispatcher splits output columns over threads in multiples of
 //   kInt8PairColumnUnit; kPairs row pairs are streamed together (independent fma chains), each
-//   stream prefetched into L2 the same distance ahead.
+//   stream prefetched into L2 the same distance ahead, and the next row group's scales with them
+//   (gemm4::NextGroupScales).
 // Summation order (identical to ref::gemm_4bit's Int8 mode, and to the ymm kernel): integer sums
 //   are exact in any order; the float part is one fma per lane and chunk in k order, and each
 //   half of a zmm accumulator is one output's 8-lane accumulator; then the canonical lane
@@ -119,6 +120,10 @@ __attribute__((noinline)) void gemv_pairs(const Gemm4bitParams& p, const Int8Pai
     for (int r = 0; r < R; ++r) absmax[r] = rebuilt.data() + (kOdd ? 0 : r) * blocks_per_row;
   }
   const int64_t prefetch_ahead = R * (p.K / 2);  // the same offset in the next row group, into L2
+  constexpr int kRowsHere = R - (kOdd ? 1 : 0);
+  // The scales the next group reads: its float32 absmax, or the 1-byte ones it rebuilds from.
+  const gemm4::NextGroupScales next_scales = kNested ? gemm4::NextGroupScales(p, p.qabsmax, 1, n + kRowsHere, kRowsHere, shift)
+                                                     : gemm4::NextGroupScales(p, p.absmax, 4, n + kRowsHere, kRowsHere, shift);
   __m512 acc[P];
 #pragma GCC unroll 8
   for (int q = 0; q < P; ++q) acc[q] = _mm512_setzero_ps();
@@ -128,6 +133,7 @@ __attribute__((noinline)) void gemv_pairs(const Gemm4bitParams& p, const Int8Pai
     const __m512i start = _mm512_loadu_si512(x.neg_corr2.data() + 16 * c);
     const __m512 sxv = _mm512_loadu_ps(x.sxv2.data() + 16 * c);
     const int64_t blk = (64 * c) >> shift;
+    if (c & 1) next_scales.fetch(c >> 1);  // the odd chunks: the weight prefetches go on the even ones
 #pragma GCC unroll 8
     for (int q = 0; q < P; ++q) {
       const uint8_t* lo = bytes[2 * q] + 32 * c;
