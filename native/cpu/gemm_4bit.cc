@@ -184,7 +184,9 @@ Status gemm_4bit(const Gemm4bitParams& p) {
         f32.activations = MatmulActivations::F32;
         return gemm_4bit(f32);
       }
-      return gemm_int8(p, S, grain, avx512::gemm_4bit_int8_columns, avx512::kInt8ColumnUnit);
+      // Several rows: two weight rows per zmm where the blocksize allows (one scale per chunk).
+      const Int8Columns columns = avx512::gemv_4bit_int8_pairs_fits(p) ? avx512::gemm_4bit_int8_pair_columns : avx512::gemm_4bit_int8_columns;
+      return gemm_int8(p, S, grain, columns, avx512::kInt8ColumnUnit);
     }
     if (has_avx2_kernels(isa)) return gemm_int8(p, S, grain, avx2::gemm_4bit_int8_columns, avx2::kInt8ColumnUnit);
   }

@@ -9,6 +9,8 @@
 //   kernel.
 // Tiles: 4 weight rows streamed for one activation row; 4 weight rows x 4 activation rows for
 //   several (4 x 4 and 4 x 6 measured alike at M = 32, 2 x 8 1.4x slower).
+// Where it runs: blocksize 32 (two scales per chunk). At blocksize >= 64 the zmm pair kernels
+//   take over (gemv_4bit_int8_pairs.cc for one row, gemm_4bit_int8_pairs.cc for several).
 #include "quant_4bit_avx512.h"
 
 #include <immintrin.h>

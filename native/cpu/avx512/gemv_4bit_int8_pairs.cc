@@ -26,6 +26,7 @@
 // Speed-only knobs: kPairs, prefetch distance.
 #include "gemv_4bit_m1.h"
 #include "denest_absmax_avx512.h"
+#include "int8_pair_common.h"
 
 #include <immintrin.h>
 
@@ -68,21 +69,9 @@ void Int8PairRow::set(const int8_t* xq, const float* sx, int64_t S, int64_t K) {
 
 namespace {
 
+using namespace int8pair;
+
 constexpr int kPairs = static_cast<int>(kInt8PairColumnUnit / 2);
-
-// The u8 weight table (w8 + 128) in all four 128-bit lanes.
-__m512i weight_table(QuantType q) {
-  const int8_t* w8 = quant::table_4bit_int8(q);
-  alignas(16) uint8_t table_u8[16];
-  for (int c = 0; c < 16; ++c) table_u8[c] = (uint8_t)(w8[c] + 128);
-  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(table_u8)));
-}
-
-// [lo x 8 | hi x 8]
-inline __m512 halves(float lo, float hi) { return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi)); }
-
-// Lanes 8-15 as a ymm (AVX512F only: vextractf32x8 would need AVX512DQ).
-inline __m256 upper_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 
 // Rows [n, n + 2P): pair q = rows n + 2q (low half) and n + 2q + 1 (high half). kOdd (P == 1):
 // only row n exists; it fills both halves and only the low one is stored.
@@ -90,7 +79,7 @@ template <int P, bool kNested, bool kOdd = false>
 __attribute__((noinline)) void gemv_pairs(const Gemm4bitParams& p, const Int8PairRow& x, int64_t n) {
   constexpr int R = 2 * P;
   static_assert(!kOdd || P == 1, "an odd row is a single pair");
-  const __m512i table = weight_table(p.quant_type), low4 = _mm512_set1_epi8(0x0F);
+  const __m512i table = weight_table(p.quant_type);
   gemm4::WeightRows<R - (kOdd ? 1 : 0)> rows(p, n);
   const uint8_t* bytes[R];
   const float* absmax[R];
@@ -142,12 +131,9 @@ __attribute__((noinline)) void gemv_pairs(const Gemm4bitParams& p, const Int8Pai
         _mm_prefetch(reinterpret_cast<const char*>(lo + prefetch_ahead), _MM_HINT_T1);
         _mm_prefetch(reinterpret_cast<const char*>(hi + prefetch_ahead), _MM_HINT_T1);
       }
-      const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo))),
-                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)), 1);
-      const __m512i wh = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
-      const __m512i wl = _mm512_shuffle_epi8(table, _mm512_and_si512(v, low4));
-      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, wh, xe), wl, xo);
-      acc[q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sxv, halves(absmax[2 * q][blk], absmax[2 * q + 1][blk])), acc[q]);
+      __m512i wh, wl;
+      decode_chunk(lo, hi, table, wh, wl);
+      acc[q] = accumulate(acc[q], start, wh, xe, wl, xo, sxv, halves(absmax[2 * q][blk], absmax[2 * q + 1][blk]));
     }
   }
 #pragma GCC unroll 8

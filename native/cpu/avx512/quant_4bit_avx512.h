@@ -29,5 +29,8 @@ void gemm_4bit_columns(const Gemm4bitParams& p, const float* xq, int64_t n_begin
 // rows of cpu/int8_rows.h. Needs AVX-512 F/BW/VL + VNNI (avx2::int8_vnni_available()).
 inline constexpr int64_t kInt8ColumnUnit = 4;  // weight rows per kernel call (a multiple of the tiles' rows)
 void gemm_4bit_int8_columns(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n_begin, int64_t n_end);
+// The same for two or more rows with two weight rows per zmm, gemm_4bit_int8_pairs.cc: needs
+// blocksize >= 64 as well (gemv_4bit_m1.h's gemv_4bit_int8_pairs_fits); the same bits.
+void gemm_4bit_int8_pair_columns(const Gemm4bitParams& p, const Int8Rows& rows, int64_t n_begin, int64_t n_end);
 
 }  // namespace lb::cpu::avx512
