@@ -32,6 +32,11 @@ function gemvF32Canonical(x: Float32Array, W: Float32Array, N: number, K: number
   return out;
 }
 
+/** Block scales double-quantized and rebuilt as the spec does (nested blocks of 256, the dynamic map, mean offset). */
+function specScales(absmax: Float32Array): Float32Array {
+  return nestAbsmaxSpec(absmax, 256, createDynamicMap()).reconstructed;
+}
+
 describe('M = 1 pair kernels: the exact mode keeps the canonical order on every path', () => {
   for (const [bs, K] of [[64, 128], [64, 384], [128, 256], [256, 512], [64, 320], [32, 256]] as const) {
     it(`bs ${bs} K ${K}: N 1..17 and 33, nf4 / fp4, plain and double-quantized, f32 / f16 / bf16 inputs`, () => {
@@ -43,8 +48,9 @@ describe('M = 1 pair kernels: the exact mode keeps the canonical order on every 
           const bias = N % 2 ? randn(N, N) : null;
           for (const dq of [false, true]) {
             const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: qt, blocksize: bs, compressStatistics: dq });
-            // The weights the kernels see: the reference's codes with this state's (possibly de-nested) scales.
-            const Wd = dq ? refDequantize4bit(ref.packed, st.absmaxFloat32().data as Float32Array, N * K, bs, qt) : W;
+            // The weights the kernels see: the reference's codes with the reference's scales, double-
+            // quantized by the spec (not by lowbit's own denest, which shares the kernels' vector rebuild).
+            const Wd = dq ? refDequantize4bit(ref.packed, specScales(ref.absmax), N * K, bs, qt) : W;
             for (const dt of ['float32', 'float16', 'bfloat16'] as const) {
               const x = Tensor.from(randn(K, K + N), [1, K]).toDType(dt);
               // Computed in float32, rounded once to the input's dtype (the output dtype).
@@ -88,7 +94,7 @@ describe("M = 1 pair kernels: the int8 mode keeps its bits on every path", () =>
           const bias = N % 2 ? null : randn(N, N + 1);
           for (const dq of [false, true]) {
             const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: qt, blocksize: bs, compressStatistics: dq });
-            const absmax = dq ? (st.absmaxFloat32().data as Float32Array) : ref.absmax;
+            const absmax = dq ? specScales(ref.absmax) : ref.absmax;
             const expected = hex(gemm4bitIntRef('int8', x, 1, ref.packed, absmax, N, K, bs, qt, bias));
             for (const isa of ISAS) {
               const y = withIsa(isa, () => gemv4bit(Tensor.from(x, [1, K]), p, st, bias, { activations: 'int8' }).data as Float32Array);
@@ -108,9 +114,7 @@ describe("M = 1 pair kernels: the int8 mode keeps its bits on every path", () =>
       const ref = refQuantize4bit(w, 64, 'nf4');
       const x = randn(K, K + 7);
       const [p, st] = quantize4bit(Tensor.from(w, [N, K]), { quantType: 'nf4', blocksize: 64, compressStatistics: true });
-      // The scales from the spec's double quantization, not from lowbit's own denest (which shares
-      // the kernel's vector rebuild).
-      const scales = nestAbsmaxSpec(ref.absmax, 256, createDynamicMap()).reconstructed;
+      const scales = specScales(ref.absmax);
       const expected = hex(gemm4bitIntRef('int8', x, 1, ref.packed, scales, N, K, 64, 'nf4', null));
       for (const isa of ISAS) {
         const y = withIsa(isa, () => gemv4bit(Tensor.from(x, [1, K]), p, st, null, { activations: 'int8' }).data as Float32Array);
