@@ -18,8 +18,14 @@
  *  - In-cache rate: the same modes on one 4096x4096 layer called over and over (9 MB of NF4, in
  *    cache), and node-llama-cpp on a one-layer model with hidden = intermediate = 1536 (9.3 MB of
  *    Q4_0) scaled to one 4096^2 (its per-token overhead included). The "x DRAM" column is the
- *    DRAM-bound time of that 4096^2 (its bytes at the read bandwidth measured in this run) over
+ *    DRAM-bound time of that 4096^2 (its bytes at the read bandwidth measured in the rounds) over
  *    the in-cache time: >= 3 means the arithmetic is fast enough that the stream is the limit.
+ *  - Read bandwidth: lowbit's native probe streams 512 MiB (same threads) right before every
+ *    token of every contender, because on a shared host the bandwidth moves by tens of percent
+ *    within a minute. A contender's "% read bw" is the median over its tokens of its GB/s over the
+ *    probe's GB/s just before, and "x peer GB/s" that share over the peer's. The probe's median
+ *    is the "read GB/s" of the run; the one-off best-of-10 probe taken before the rounds is kept in
+ *    the JSON (readGBsBestBefore).
  *  - Layer call overhead: forward on a 64x64 layer, microseconds per call.
  *  - Next to every wall-clock time, the process CPU time for the same work: at --threads 1 it is
  *    the time on the core even when other processes share the machine (then wall-clock times and
@@ -33,7 +39,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Int8Params, Linear8bitLt, LinearNF4, QuantState, Tensor, backendInfo, quantize4bit, type MatmulActivations } from '../lib/index.js';
-import { packageRoot } from '../lib/backend/native.js';
+import { nativeAddon, packageRoot } from '../lib/backend/native.js';
 import { lastLevelCache, measuredReadGBs, printTable, randn, settle, timeIt, writeResults, type BenchArgs } from './common.js';
 import { BYTES_PER_BLOCK, LLAMA_7B_SHAPE, layerProjections, projectionBytes, writeLlamaGguf, type GgufQuant, type LlamaShape } from './gguf.js';
 
@@ -164,6 +170,16 @@ async function llamaContender(llama: any, name: string, path: string, bytes: num
   };
 }
 
+/** The streaming read probe (lowbit's native one): one timed pass over 512 MiB, same threads. */
+interface ReadProbe { bytes: number; passGBs: () => number }
+
+function readProbe(): ReadProbe {
+  const buffer = new Uint8Array(512 << 20);
+  buffer.fill(1); // touch every page before timing
+  const addon = nativeAddon();
+  return { bytes: buffer.byteLength, passGBs: () => addon.measureReadBandwidth(buffer, 1) };
+}
+
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
 /** CPU time of this process (all its threads), ms. */
@@ -172,40 +188,59 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** Medians over a contender's tokens. */
+interface Timed {
+  /** Wall-clock ms per token. */
+  wall: number;
+  /** Process CPU ms per token. */
+  cpu: number;
+  /** Its GB/s over the read probe's GB/s in the pass just before the token. */
+  share: number;
+}
+
 /**
- * Interleaved rounds: every contender once per round; median over rounds of the wall-clock ms per
- * token and of the process CPU ms per token. At one thread the CPU time is the time the work took
- * on the core, whatever else shares the machine (with more threads it also counts spinning).
+ * Interleaved rounds: every contender once per round, `tokens` tokens each, every token timed
+ * right after a pass of the read probe, so that each token is compared with the bandwidth the
+ * machine had at that moment (on a shared host it moves by tens of percent within a minute). At
+ * one thread the CPU time is the time the work took on the core, whatever else shares the
+ * machine (with more threads it also counts spinning).
  */
-async function interleave(contenders: Contender[], rounds: number, tokens: number): Promise<Map<string, { wall: number; cpu: number }>> {
-  const per = new Map<string, { wall: number[]; cpu: number[] }>();
+async function interleave(probe: ReadProbe, contenders: Contender[], rounds: number, tokens: number): Promise<{ per: Map<string, Timed>; probeGBs: number }> {
+  const samples = new Map<string, { wall: number[]; cpu: number[]; share: number[] }>(contenders.map((c) => [c.name, { wall: [], cpu: [], share: [] }]));
+  const probeGBs: number[] = [];
   for (const c of contenders) await c.run(1); // warm-up: page in, first-call setup
   for (let r = 0; r < rounds; r++) {
     for (const c of contenders) {
       await settle();
-      const t0 = performance.now(), c0 = cpuMs();
-      await c.run(tokens);
-      const v = per.get(c.name) ?? { wall: [], cpu: [] };
-      v.wall.push((performance.now() - t0) / tokens);
-      v.cpu.push((cpuMs() - c0) / tokens);
-      per.set(c.name, v);
+      const v = samples.get(c.name)!;
+      for (let t = 0; t < tokens; t++) {
+        const read = probe.passGBs();
+        probeGBs.push(read);
+        const t0 = performance.now(), c0 = cpuMs();
+        await c.run(1);
+        const ms = performance.now() - t0;
+        v.wall.push(ms);
+        v.cpu.push(cpuMs() - c0);
+        v.share.push(c.bytes / (ms * 1e6) / read);
+      }
     }
   }
-  return new Map([...per].map(([k, v]) => [k, { wall: median(v.wall), cpu: median(v.cpu) }]));
+  const per = new Map([...samples].map(([k, v]) => [k, { wall: median(v.wall), cpu: median(v.cpu), share: median(v.share) }]));
+  return { per, probeGBs: median(probeGBs) };
 }
 
 const SQ4096 = 4096 * 4096;
 
 export async function run(args: BenchArgs): Promise<void> {
   const threads = args.threads;
-  const bw = measuredReadGBs(threads);
+  const bwBefore = measuredReadGBs(threads);
   const llc = lastLevelCache();
   const q4PerLayer = projectionBytes({ ...LLAMA_7B_SHAPE, layers: 1 }, 'Q4_0');
   const layers = Math.max(2, Math.ceil((1.25 * llc.bytes) / q4PerLayer));
   const shape: LlamaShape = { ...LLAMA_7B_SHAPE, layers };
   const weightsPerToken = layers * layerProjections(shape).reduce((a, p) => a + p.K * p.N, 0);
   const rounds = args.quick ? 3 : 5, tokens = args.quick ? 3 : 8;
-  console.log(`read bandwidth ${bw.toFixed(1)} GB/s (${threads} threads); last-level cache ${(llc.bytes / 2 ** 20).toFixed(0)} MiB (${llc.source}); ` +
+  console.log(`read bandwidth ${bwBefore.toFixed(1)} GB/s before the rounds (${threads} threads, best of 10; measured again in every round); last-level cache ${(llc.bytes / 2 ** 20).toFixed(0)} MiB (${llc.source}); ` +
     `${layers} layers x 7 projections, ${(weightsPerToken / 1e9).toFixed(2)} G weights per token`);
 
   // ---- peer -------------------------------------------------------------------------------------
@@ -246,21 +281,22 @@ export async function run(args: BenchArgs): Promise<void> {
       contenders.push(await llamaContender(llama, `node-llama-cpp ${q}`, path, projectionBytes(shape, q), threads, shape.vocab));
     }
   }
-  const step = await interleave(contenders, rounds, tokens);
-  const q4 = step.get('node-llama-cpp Q4_0')?.wall, q8 = step.get('node-llama-cpp Q8_0')?.wall;
-  const stepRows: Row[] = contenders.map((c) => {
-    const { wall: ms, cpu } = step.get(c.name)!;
-    const gbs = c.bytes / (ms * 1e6);
-    const peerRef = c.name.includes('8bitLt') || c.name.includes('Q8_0') ? q8 : q4;
-    const peerBytes = projectionBytes(shape, c.name.includes('8bitLt') || c.name.includes('Q8_0') ? 'Q8_0' : 'Q4_0');
-    return {
-      contender: c.name, 'ms/token': ms, 'cpu ms/token': cpu, 'weight GB/s': gbs, '% read bw': (100 * gbs) / bw,
-      'ms per 4096^2': (ms * SQ4096) / weightsPerToken,
-      'bytes/weight': c.bytes / weightsPerToken,
-      // Per weight byte: (peer's bytes / peer's time) vs (our bytes / our time), i.e. GB/s over GB/s.
-      'x peer GB/s': peerRef === undefined ? '' : `${(gbs / (peerBytes / (peerRef * 1e6))).toFixed(2)}x`,
-    };
-  });
+  const { per: step, probeGBs: bw } = await interleave(readProbe(), contenders, rounds, tokens);
+  const q4 = step.get('node-llama-cpp Q4_0'), q8 = step.get('node-llama-cpp Q8_0');
+  const stepRows: Row[] = [
+    { contender: 'read bandwidth probe (512 MiB, before every token)', 'ms/token': '', 'cpu ms/token': '', 'weight GB/s': bw, '% read bw': 100, 'ms per 4096^2': '', 'bytes/weight': '', 'x peer GB/s': '' },
+    ...contenders.map((c) => {
+      const { wall: ms, cpu, share } = step.get(c.name)!;
+      const peer = c.name.includes('8bitLt') || c.name.includes('Q8_0') ? q8 : q4;
+      return {
+        contender: c.name, 'ms/token': ms, 'cpu ms/token': cpu, 'weight GB/s': c.bytes / (ms * 1e6), '% read bw': 100 * share,
+        'ms per 4096^2': (ms * SQ4096) / weightsPerToken,
+        'bytes/weight': c.bytes / weightsPerToken,
+        // Per weight byte: our GB/s over the peer's, each as a share of the read bandwidth of its moment.
+        'x peer GB/s': peer === undefined ? '' : `${(share / peer.share).toFixed(2)}x`,
+      };
+    }),
+  ];
   for (const c of contenders) await c.dispose();
   printTable(`decode step, ${layers} layers, weights from DRAM, ${threads} threads (${peerNote || 'no peer'})`, stepRows);
 
@@ -325,7 +361,7 @@ export async function run(args: BenchArgs): Promise<void> {
   const cpuinfo = (() => { try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; } })();
   const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(cpuinfo)?.[1] ?? 'unknown';
   const path = writeResults('decode', {
-    threads, quick: args.quick, layers, weightsPerToken, readGBs: bw, peer: peerNote,
+    threads, quick: args.quick, layers, weightsPerToken, readGBs: bw, readGBsBestBefore: bwBefore, peer: peerNote,
     // Other processes on the machine skew every figure (llama.cpp's spinning thread barrier most).
     loadAverageAtEnd: os.loadavg(),
     cpuModel: { name: field('model name'), family: field('cpu family'), model: field('model'), stepping: field('stepping') },
