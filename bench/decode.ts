@@ -170,14 +170,14 @@ async function llamaContender(llama: any, name: string, path: string, bytes: num
   };
 }
 
-/** The streaming read probe (lowbit's native one): one timed pass over 512 MiB, same threads. */
-interface ReadProbe { bytes: number; passGBs: () => number }
+/** The streaming read probe (lowbit's native one): one timed pass over 512 MiB, same threads; GB/s. */
+type ReadProbe = () => number;
 
 function readProbe(): ReadProbe {
   const buffer = new Uint8Array(512 << 20);
   buffer.fill(1); // touch every page before timing
   const addon = nativeAddon();
-  return { bytes: buffer.byteLength, passGBs: () => addon.measureReadBandwidth(buffer, 1) };
+  return () => addon.measureReadBandwidth(buffer, 1);
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
@@ -214,7 +214,7 @@ async function interleave(probe: ReadProbe, contenders: Contender[], rounds: num
       await settle();
       const v = samples.get(c.name)!;
       for (let t = 0; t < tokens; t++) {
-        const read = probe.passGBs();
+        const read = probe();
         probeGBs.push(read);
         const t0 = performance.now(), c0 = cpuMs();
         await c.run(1);
@@ -240,7 +240,7 @@ export async function run(args: BenchArgs): Promise<void> {
   const shape: LlamaShape = { ...LLAMA_7B_SHAPE, layers };
   const weightsPerToken = layers * layerProjections(shape).reduce((a, p) => a + p.K * p.N, 0);
   const rounds = args.quick ? 3 : 5, tokens = args.quick ? 3 : 8;
-  console.log(`read bandwidth ${bwBefore.toFixed(1)} GB/s before the rounds (${threads} threads, best of 10; measured again in every round); last-level cache ${(llc.bytes / 2 ** 20).toFixed(0)} MiB (${llc.source}); ` +
+  console.log(`read bandwidth ${bwBefore.toFixed(1)} GB/s before the rounds (${threads} threads, best of 10; measured again before every token); last-level cache ${(llc.bytes / 2 ** 20).toFixed(0)} MiB (${llc.source}); ` +
     `${layers} layers x 7 projections, ${(weightsPerToken / 1e9).toFixed(2)} G weights per token`);
 
   // ---- peer -------------------------------------------------------------------------------------
