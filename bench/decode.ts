@@ -40,7 +40,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Int8Params, Linear8bitLt, LinearNF4, QuantState, Tensor, backendInfo, quantize4bit, type MatmulActivations } from '../lib/index.js';
 import { nativeAddon, packageRoot } from '../lib/backend/native.js';
-import { lastLevelCache, measuredReadGBs, printTable, randn, settle, timeIt, writeResults, type BenchArgs } from './common.js';
+import { lastLevelCache, printTable, randn, settle, timeIt, writeResults, type BenchArgs } from './common.js';
 import { BYTES_PER_BLOCK, LLAMA_7B_SHAPE, layerProjections, projectionBytes, writeLlamaGguf, type GgufQuant, type LlamaShape } from './gguf.js';
 
 type Row = Record<string, string | number>;
@@ -170,14 +170,14 @@ async function llamaContender(llama: any, name: string, path: string, bytes: num
   };
 }
 
-/** The streaming read probe (lowbit's native one): one timed pass over 512 MiB, same threads; GB/s. */
-type ReadProbe = () => number;
+/** The streaming read probe (lowbit's native one) over 512 MiB, same threads: the best GB/s of `passes` timed passes. */
+type ReadProbe = (passes?: number) => number;
 
 function readProbe(): ReadProbe {
   const buffer = new Uint8Array(512 << 20);
   buffer.fill(1); // touch every page before timing
   const addon = nativeAddon();
-  return () => addon.measureReadBandwidth(buffer, 1);
+  return (passes = 1) => addon.measureReadBandwidth(buffer, passes);
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
@@ -233,7 +233,8 @@ const SQ4096 = 4096 * 4096;
 
 export async function run(args: BenchArgs): Promise<void> {
   const threads = args.threads;
-  const bwBefore = measuredReadGBs(threads);
+  const probe = readProbe();
+  const bwBefore = probe(10); // the one-off figure the rounds' per-token passes replace (JSON only)
   const llc = lastLevelCache();
   const q4PerLayer = projectionBytes({ ...LLAMA_7B_SHAPE, layers: 1 }, 'Q4_0');
   const layers = Math.max(2, Math.ceil((1.25 * llc.bytes) / q4PerLayer));
@@ -281,7 +282,7 @@ export async function run(args: BenchArgs): Promise<void> {
       contenders.push(await llamaContender(llama, `node-llama-cpp ${q}`, path, projectionBytes(shape, q), threads, shape.vocab));
     }
   }
-  const { per: step, probeGBs: bw } = await interleave(readProbe(), contenders, rounds, tokens);
+  const { per: step, probeGBs: bw } = await interleave(probe, contenders, rounds, tokens);
   const q4 = step.get('node-llama-cpp Q4_0'), q8 = step.get('node-llama-cpp Q8_0');
   const stepRows: Row[] = [
     { contender: 'read bandwidth probe (512 MiB, before every token)', 'ms/token': '', 'cpu ms/token': '', 'weight GB/s': bw, '% read bw': 100, 'ms per 4096^2': '', 'bytes/weight': '', 'x peer GB/s': '' },
