@@ -9,7 +9,7 @@ export { DTYPES, FLOAT_DTYPES, dtypeSize, type DType, type FloatDType, type Type
 export type { TensorInput } from './core/validate.js';
 export { backendInfo, backendFor, setNumThreads, setCpuIsa, type Backend, type BackendInfo } from './backend/backend.js';
 export type { CpuIsa } from './backend/native.js';
-export { Module } from './nn/module.js';
+export { Module, type ForwardOptions } from './nn/module.js';
 export { tensor } from './core/factory.js';
 
 export * from './core/quant-state.js';

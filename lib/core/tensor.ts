@@ -440,3 +440,17 @@ export function assertCudaUsable(dev: Device): void {
     throw new LowbitError(`Cannot use ${dev}: only ${info.devices?.length ?? 0} CUDA device(s) visible`, 'LOWBIT_E_DEVICE');
   }
 }
+
+/**
+ * @internal Copies `src`'s elements into `dst` (same dtype, element count and device; both live).
+ * The callers validate; this is the one place that knows how each device copies.
+ */
+export function copyElements(dst: Tensor, src: Tensor): void {
+  const bytes = src.byteLength;
+  if (bytes === 0) return;
+  if (dst.device === 'cpu') {
+    (dst.storage as TypedArray).set(src.storage as TypedArray);
+    return;
+  }
+  nativeAddon().cuda.copyDeviceToDevice({ dst: dst.storage as DeviceBuffer, src: src.storage as DeviceBuffer, bytes });
+}

@@ -82,3 +82,39 @@ export function assertSameDevice(op: string, ...ts: Tensor[]): void {
     }
   }
 }
+
+/** True when two tensors' storage may share bytes (host: overlapping ranges of one ArrayBuffer; device: one buffer). */
+function sharesMemory(a: Tensor, b: Tensor): boolean {
+  if (a.device !== b.device) return false;
+  const sa = a.storage;
+  const sb = b.storage;
+  if (!ArrayBuffer.isView(sa) || !ArrayBuffer.isView(sb)) return sa === sb;
+  if (sa.buffer !== sb.buffer) return false;
+  return sa.byteOffset < sb.byteOffset + sb.byteLength && sb.byteOffset < sa.byteOffset + sa.byteLength;
+}
+
+/**
+ * The caller's output tensor of an op that writes its result into `out` instead of allocating
+ * one: a live Tensor with exactly the result's shape, dtype and device, sharing no memory with the
+ * op's inputs (the kernels read their inputs while they write the output).
+ */
+export function checkOut(out: unknown, op: string, shape: readonly number[], dtype: DType, device: string, inputs: Record<string, Tensor | null>): Tensor {
+  if (!(out instanceof Tensor)) {
+    throw new LowbitError(`Expected a Tensor for \`out\` in ${op} but received ${describeValue(out)}`, 'LOWBIT_E_ARGUMENT');
+  }
+  if (out.disposed) throw new LowbitError(`\`out\` in ${op} was disposed`, 'LOWBIT_E_DISPOSED');
+  if (out.device !== device) {
+    throw new LowbitError(`Expected \`out\` on ${device} (the device of the inputs) in ${op} but it is on ${out.device}`, 'LOWBIT_E_DEVICE');
+  }
+  if (out.dtype !== dtype) {
+    throw new LowbitError(`Expected \`out\` of dtype ${dtype} (the result's dtype) in ${op} but received ${out.dtype}`, 'LOWBIT_E_DTYPE');
+  }
+  assertShape(out.shape.length === shape.length && out.shape.every((d, i) => d === shape[i]), op, () =>
+    `Expected \`out\` of shape [${shape.join(', ')}] (the result's shape) but received [${out.shape.join(', ')}]`);
+  for (const [name, t] of Object.entries(inputs)) {
+    if (t && sharesMemory(out, t)) {
+      throw new LowbitError(`\`out\` in ${op} shares memory with \`${name}\`; pass a separate tensor (the op reads \`${name}\` while it writes \`out\`)`, 'LOWBIT_E_ARGUMENT');
+    }
+  }
+  return out;
+}

@@ -19,7 +19,7 @@
 import { LowbitError } from '../errors.js';
 import { DTYPE_CODE, FLOAT_DTYPES, type FloatDType } from '../core/dtype.js';
 import { Tensor } from '../core/tensor.js';
-import { assertBoolean, assertDType, assertShape, assertSameDevice, toTensor, type TensorInput } from '../core/validate.js';
+import { assertBoolean, assertDType, assertShape, assertSameDevice, checkOut, toTensor, type TensorInput } from '../core/validate.js';
 import { backendFor } from '../backend/backend.js';
 import { nativeAddon } from '../backend/native.js';
 
@@ -287,6 +287,12 @@ export interface Int8LinearForwardOptions extends Int8Options {
   bias?: TensorInput | null;
   /** Outlier threshold (bitsandbytes `threshold`); 0 (default) disables outlier handling. */
   threshold?: number;
+  /**
+   * Writes the result into this tensor instead of allocating one (returned as `out`): a Tensor of
+   * the result's shape `[..., N]`, dtype (x's) and device, sharing no memory with x, CB, SCB or the
+   * bias. For decode loops that keep one output per layer. Every element is overwritten.
+   */
+  out?: Tensor | null;
 }
 
 export interface Int8LinearForwardResult {
@@ -303,6 +309,14 @@ export interface Int8LinearForwardResult {
 export interface PackedInt8Weight {
   data: Tensor;
   layout: number;
+}
+
+/** The outlier count a forward wrote (0 without a threshold); frees its one-element tensor. */
+function takeCount(count: Tensor | null): number {
+  if (!count) return 0;
+  const n = (count.toTypedArray() as Int32Array)[0]!;
+  count.dispose();
+  return n;
 }
 
 function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, op: string, packed?: PackedInt8Weight | null) {
@@ -325,10 +339,15 @@ function forwardArgs(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: In
   const M = a.numel / K;
   const be = backendFor(a);
   be.require('int8LinearForward', { M, N, K });
-  const out = be.empty([...a.shape.slice(0, -1), N], a.dtype);
-  const count = be.empty([1], 'int32');
+  const outShape = [...a.shape.slice(0, -1), N];
+  const out = opts?.out === undefined || opts.out === null
+    ? be.empty(outShape, a.dtype)
+    : checkOut(opts.out, op, outShape, a.dtype, a.device, { x: a, CB: cb, SCB: scb, bias: b });
+  // The outlier count exists only with a threshold (0 outliers otherwise): no allocation per call.
+  const count = threshold > 0 ? be.empty([1], 'int32') : null;
   const args = {
-    x: a, xDtype: DTYPE_CODE[a.dtype], cb, scb, M, N, K, threshold, bnbCompat, out, outlierCount: count,
+    x: a, xDtype: DTYPE_CODE[a.dtype], cb, scb, M, N, K, threshold, bnbCompat, out,
+    ...(count ? { outlierCount: count } : {}),
     ...(b ? { bias: b, biasDtype: DTYPE_CODE[b.dtype] } : {}),
     // A copy replaced meanwhile (setCpuIsa, a new weight) is skipped: CB is then packed per call.
     ...(packed && be.kind === 'cpu' && !packed.data.disposed ? { packed: packed.data, packedLayout: packed.layout } : {}),
@@ -353,9 +372,7 @@ export function int8LinearForward(x: TensorInput, CB: TensorInput, SCB: TensorIn
 export function int8LinearForwardPacked(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, packed: PackedInt8Weight | null): Int8LinearForwardResult {
   const { be, out, count, args } = forwardArgs(x, CB, SCB, opts, 'int8LinearForward', packed);
   if (out.numel > 0) be.run('int8LinearForward', args);
-  const outlierColumns = (count.toTypedArray() as Int32Array)[0]!;
-  count.dispose();
-  return { out, outlierColumns };
+  return { out, outlierColumns: takeCount(count) };
 }
 
 /** Async twin of {@link int8LinearForward} (runs on the libuv pool). */
@@ -367,9 +384,7 @@ export async function int8LinearForwardAsync(x: TensorInput, CB: TensorInput, SC
 export async function int8LinearForwardPackedAsync(x: TensorInput, CB: TensorInput, SCB: TensorInput, opts: Int8LinearForwardOptions | undefined, packed: PackedInt8Weight | null): Promise<Int8LinearForwardResult> {
   const { be, out, count, args } = forwardArgs(x, CB, SCB, opts, 'int8LinearForward', packed);
   if (out.numel > 0) await be.runAsync('int8LinearForward', args);
-  const outlierColumns = (count.toTypedArray() as Int32Array)[0]!;
-  count.dispose();
-  return { out, outlierColumns };
+  return { out, outlierColumns: takeCount(count) };
 }
 
 function packArgs(CB: Tensor) {

@@ -17,7 +17,7 @@ import { DTYPE_CODE, FLOAT_DTYPES, type FloatDType } from '../core/dtype.js';
 import { LowbitError } from '../errors.js';
 import { QUANT_TYPE_CODE, type QuantState, type QuantType4bit } from '../core/quant-state.js';
 import type { Tensor } from '../core/tensor.js';
-import { assertDType, assertOneOf, assertSameDevice, assertShape, toTensor, type TensorInput } from '../core/validate.js';
+import { assertDType, assertOneOf, assertSameDevice, assertShape, checkOut, toTensor, type TensorInput } from '../core/validate.js';
 import { check4bitState } from './quantize-4bit.js';
 
 /** Activation precisions of the fused product (Matmul4bitOptions.activations). */
@@ -45,6 +45,13 @@ export interface Matmul4bitOptions {
    * 'int16' with M > 1, 'int8' with K % 64 != 0.
    */
   activations?: MatmulActivations;
+  /**
+   * Writes the result into this tensor instead of allocating one, and returns it: a Tensor of the
+   * result's shape `[..., N]`, dtype (A's) and device, sharing no memory with A, the packed weight,
+   * the bias or the block scales. For decode loops that keep one output per layer (no allocation
+   * per call). Every element is overwritten.
+   */
+  out?: Tensor;
 }
 
 interface Prepared {
@@ -124,7 +131,10 @@ function prepare(op: string, input: TensorInput, packed: TensorInput, state: Qua
   // limits), asked before any output is allocated on the device.
   be.require('gemm4bit', { M, N, K, aDtype: DTYPE_CODE[A.dtype], blocksize: state.blocksize, activations: activationsCode });
   const outDtype = internal.outDtype ?? (A.dtype as FloatDType);
-  const out = be.empty([...A.shape.slice(0, -1), N], outDtype);
+  const outShape = [...A.shape.slice(0, -1), N];
+  const out = opts.out === undefined || opts.out === null
+    ? be.empty(outShape, outDtype)
+    : checkOut(opts.out, op, outShape, outDtype, A.device, { A, packed: P, bias: B, 'state.absmax': state.absmax });
   const args: Record<string, unknown> = {
     a: A, aDtype: DTYPE_CODE[A.dtype], packed: P, M, N, K,
     blocksize: state.blocksize, quantType: QUANT_TYPE_CODE[state.quantType as QuantType4bit], out, outDtype: DTYPE_CODE[outDtype],

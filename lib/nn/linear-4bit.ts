@@ -12,12 +12,12 @@
 import { parseDevice, type Device, type DeviceLike } from '../core/device.js';
 import { FLOAT_DTYPES, type DType, type FloatDType } from '../core/dtype.js';
 import type { QuantState, QuantType4bit } from '../core/quant-state.js';
-import { Tensor } from '../core/tensor.js';
-import { assertDType, assertInt, assertOneOf, assertShape, toTensor, type TensorInput } from '../core/validate.js';
+import { Tensor, copyElements } from '../core/tensor.js';
+import { assertDType, assertInt, assertOneOf, assertShape, checkOut, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
-import { MATMUL_ACTIVATIONS, matmul4bitAs, matmul4bitAsAsync, type MatmulActivations } from '../functional/matmul-4bit.js';
+import { MATMUL_ACTIVATIONS, matmul4bitAs, matmul4bitAsAsync, type Matmul4bitOptions, type MatmulActivations } from '../functional/matmul-4bit.js';
 import { BLOCKSIZES_4BIT, QUANT_STORAGE_DTYPES, quantize4bit } from '../functional/quantize-4bit.js';
-import { Module } from './module.js';
+import { Module, type ForwardOptions } from './module.js';
 
 
 export interface Params4bitOptions {
@@ -289,20 +289,55 @@ export class Linear4bit extends Module {
     return { x: x.toDType(cd), xd, outDtype: cd, bias };
   }
 
-  /** `y = x · dequant(W)ᵀ + bias`, shape `[..., out]`, dtype of `x`. */
-  forward(input: TensorInput): Tensor {
+  /**
+   * `y = x · dequant(W)ᵀ + bias`, shape `[..., out]`, dtype of `x`; written into `options.out`
+   * (and returned) when given, see ForwardOptions.
+   */
+  forward(input: TensorInput, options: ForwardOptions = {}): Tensor {
     const op = `${this.constructor.name}.forward`;
-    const { x, xd, outDtype, bias } = this.#prepare(op, input);
-    const y = matmul4bitAs(op, x, this.weight.data, this.weight.quantState, bias, { activations: this.activations }, outDtype);
-    return y.toDType(xd);
+    const p = this.#prepare(op, input);
+    const out = options.out ?? null;
+    if (out === null || p.outDtype === p.xd) {
+      const y = matmul4bitAs(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(out), p.outDtype);
+      return y.toDType(p.xd);
+    }
+    this.#checkRoundedOut(op, out, p);
+    const y = matmul4bitAs(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(null), p.outDtype);
+    return this.#convertInto(out, y, p);
   }
 
   /** forward off the event loop (the product runs on the libuv pool). */
-  override async forwardAsync(input: TensorInput): Promise<Tensor> {
+  override async forwardAsync(input: TensorInput, options: ForwardOptions = {}): Promise<Tensor> {
     const op = `${this.constructor.name}.forwardAsync`;
-    const { x, xd, outDtype, bias } = this.#prepare(op, input);
-    const y = await matmul4bitAsAsync(op, x, this.weight.data, this.weight.quantState, bias, { activations: this.activations }, outDtype);
-    return y.toDType(xd);
+    const p = this.#prepare(op, input);
+    const out = options.out ?? null;
+    if (out === null || p.outDtype === p.xd) {
+      const y = await matmul4bitAsAsync(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(out), p.outDtype);
+      return y.toDType(p.xd);
+    }
+    this.#checkRoundedOut(op, out, p);
+    const y = await matmul4bitAsAsync(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(null), p.outDtype);
+    return this.#convertInto(out, y, p);
+  }
+
+  #productOptions(out: Tensor | null): Matmul4bitOptions {
+    return out === null ? { activations: this.activations } : { activations: this.activations, out };
+  }
+
+  // A compute dtype other than x's and float32 (module doc) gives the product in that dtype, then
+  // x's: the caller's `out` receives the second rounding, so it is checked before the product
+  // runs. The product reads a converted copy of x, so `out` may be x itself here.
+  #checkRoundedOut(op: string, out: Tensor, p: { x: Tensor; xd: FloatDType }): void {
+    checkOut(out, op, [...p.x.shape.slice(0, -1), this.outFeatures], p.xd, p.x.device, {});
+  }
+
+  #convertInto(out: Tensor, y: Tensor, p: { x: Tensor; xd: FloatDType }): Tensor {
+    const rounded = y.toDType(p.xd);
+    copyElements(out, rounded);
+    rounded.dispose();
+    y.dispose();
+    p.x.dispose();
+    return out;
   }
 
   /** Bytes of the quantized weight: packed codes + absmax + nested state. */

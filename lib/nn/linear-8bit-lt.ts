@@ -23,7 +23,7 @@ import {
   int8LinearForwardPacked, int8LinearForwardPackedAsync, int8PackWeight, int8PackWeightAsync, int8VectorwiseQuant, int8WeightLayout, INT8_MAX_K,
   type Int8LinearForwardResult, type PackedInt8Weight,
 } from '../functional/int8.js';
-import { Module } from './module.js';
+import { Module, type ForwardOptions } from './module.js';
 
 export interface Int8ParamsOptions {
   /** Keep the float weight next to its int8 codes (bitsandbytes default true). */
@@ -341,25 +341,28 @@ export class Linear8bitLt extends Module {
     return r.out;
   }
 
-  #args(x: TensorInput, op: string) {
+  #args(x: TensorInput, options: ForwardOptions, op: string) {
     this.#check(op);
     const t = toTensor(x, op, 'x');
     assertDType(t, FLOAT_DTYPES, op, 'x');
     assertShape(t.ndim >= 1 && t.shape[t.ndim - 1] === this.inFeatures, op,
       () => `Expected x of shape [..., ${this.inFeatures}] but received [${t.shape.join(', ')}]`);
-    return { t, opts: { bias: this.#biasFor(t.dtype), threshold: this.threshold, bnbCompat: this.bnbCompat } };
+    return { t, opts: { bias: this.#biasFor(t.dtype), threshold: this.threshold, bnbCompat: this.bnbCompat, out: options.out ?? null } };
   }
 
-  /** y = x · Wᵀ + b through the fused LLM.int8() forward; [..., in] -> [..., out], dtype of x. */
-  forward(x: TensorInput): Tensor {
-    const { t, opts } = this.#args(x, 'Linear8bitLt.forward');
+  /**
+   * y = x · Wᵀ + b through the fused LLM.int8() forward; [..., in] -> [..., out], dtype of x;
+   * written into `options.out` (and returned) when given, see ForwardOptions.
+   */
+  forward(x: TensorInput, options: ForwardOptions = {}): Tensor {
+    const { t, opts } = this.#args(x, options, 'Linear8bitLt.forward');
     const packed = this.weight.packedWeight(t.numel / this.inFeatures);
     return this.#record(int8LinearForwardPacked(t, this.weight.CB, this.weight.SCB, opts, packed));
   }
 
   /** Async twin of forward (runs on the libuv pool, keeps the event loop free). */
-  override async forwardAsync(x: TensorInput): Promise<Tensor> {
-    const { t, opts } = this.#args(x, 'Linear8bitLt.forwardAsync');
+  override async forwardAsync(x: TensorInput, options: ForwardOptions = {}): Promise<Tensor> {
+    const { t, opts } = this.#args(x, options, 'Linear8bitLt.forwardAsync');
     const packed = await this.weight.packedWeightAsync(t.numel / this.inFeatures);
     this.#check('Linear8bitLt.forwardAsync');
     return this.#record(await int8LinearForwardPackedAsync(t, this.weight.CB, this.weight.SCB, opts, packed));
