@@ -10,6 +10,9 @@
  *  - lowbit: `LinearNF4` (float32 absmax, and double-quantized scales) in the exact float32 mode
  *    and the 'int8' activation mode, and `Linear8bitLt` (threshold 0), each a stack of layers
  *    run through `forward` on a [1, K] input, the 42 (or layers x 7) projections of a token.
+ *    Each projection writes into its own output kept across tokens (`forward(x, { out })`, no
+ *    allocation per call); the NF4 int8 stack also runs with an output allocated per call, side
+ *    by side, to show what the allocation costs.
  *    Only the projections: no attention, norms or sampling.
  *  - node-llama-cpp: a whole decode step (attention over a short context, norms, the output
  *    layer of a 320-token vocabulary) on the same projections in Q4_0 and Q8_0, evaluated one
@@ -26,7 +29,8 @@
  *    probe's GB/s just before, and "x peer GB/s" that share over the peer's. The probe's median
  *    is the "read GB/s" of the run; the one-off best-of-10 probe taken before the rounds is kept in
  *    the JSON (readGBsBestBefore).
- *  - Layer call overhead: forward on a 64x64 layer, microseconds per call.
+ *  - Layer call overhead: forward on a 64x64 layer, microseconds per call, into an output kept
+ *    across calls and with one allocated per call.
  *  - Next to every wall-clock time, the process CPU time for the same work: at --threads 1 it is
  *    the time on the core even when other processes share the machine (then wall-clock times and
  *    GB/s only bound the speed from below); at more threads it also counts spin-waiting.
@@ -38,7 +42,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Int8Params, Linear8bitLt, LinearNF4, QuantState, Tensor, backendInfo, quantize4bit, type MatmulActivations } from '../lib/index.js';
+import { Int8Params, Linear8bitLt, LinearNF4, QuantState, Tensor, backendInfo, quantize4bit, type ForwardOptions, type MatmulActivations } from '../lib/index.js';
 import { nativeAddon, packageRoot } from '../lib/backend/native.js';
 import { lastLevelCache, printTable, randn, settle, timeIt, writeResults, type BenchArgs } from './common.js';
 import { BYTES_PER_BLOCK, LLAMA_7B_SHAPE, layerProjections, projectionBytes, writeLlamaGguf, type GgufQuant, type LlamaShape } from './gguf.js';
@@ -137,16 +141,25 @@ function input(K: number): Tensor {
   return x;
 }
 
-function lowbitContender(name: string, stack: Stack<{ forward: (x: Tensor) => Tensor }>, before?: () => void): Contender {
+type Layer = { forward: (x: Tensor, options?: ForwardOptions) => Tensor };
+
+/**
+ * A token is the stack's projections in order, each written into its own output kept across
+ * tokens (`forward(x, { out })`, as a decode loop would), or with `allocate` into a fresh tensor
+ * per call, disposed at once (the cost of allocating, measured side by side).
+ */
+function lowbitContender(name: string, stack: Stack<Layer>, before?: () => void, allocate = false): Contender {
+  const outs = allocate ? null : stack.shapes.map((s) => Tensor.empty([1, s.N], 'float32'));
   return {
     name, bytes: stack.bytes,
     run: (tokens) => {
       before?.();
       for (let t = 0; t < tokens; t++) {
-        for (let i = 0; i < stack.layers.length; i++) stack.layers[i]!.forward(input(stack.shapes[i]!.K)).dispose();
+        if (outs) for (let i = 0; i < stack.layers.length; i++) stack.layers[i]!.forward(input(stack.shapes[i]!.K), { out: outs[i]! });
+        else for (let i = 0; i < stack.layers.length; i++) stack.layers[i]!.forward(input(stack.shapes[i]!.K)).dispose();
       }
     },
-    dispose: () => undefined,
+    dispose: () => { if (outs) for (const o of outs) o.dispose(); },
   };
 }
 
@@ -209,8 +222,12 @@ async function interleave(probe: ReadProbe, contenders: Contender[], rounds: num
   const samples = new Map<string, { wall: number[]; cpu: number[]; share: number[] }>(contenders.map((c) => [c.name, { wall: [], cpu: [], share: [] }]));
   const probeGBs: number[] = [];
   for (const c of contenders) await c.run(1); // warm-up: page in, first-call setup
+  // Each round starts one contender further on: at two threads the first contender of a fixed
+  // order ran 10-25 % slower than its twin right after it (same stack, same weights, three runs),
+  // a penalty of the position, not of the contender.
   for (let r = 0; r < rounds; r++) {
-    for (const c of contenders) {
+    for (let i = 0; i < contenders.length; i++) {
+      const c = contenders[(i + r) % contenders.length]!;
       await settle();
       const v = samples.get(c.name)!;
       for (let t = 0; t < tokens; t++) {
@@ -240,7 +257,7 @@ export async function run(args: BenchArgs): Promise<void> {
   const layers = Math.max(2, Math.ceil((1.25 * llc.bytes) / q4PerLayer));
   const shape: LlamaShape = { ...LLAMA_7B_SHAPE, layers };
   const weightsPerToken = layers * layerProjections(shape).reduce((a, p) => a + p.K * p.N, 0);
-  const rounds = args.quick ? 3 : 5, tokens = args.quick ? 3 : 8;
+  const rounds = args.quick ? 3 : 5, tokens = args.quick ? 3 : 6;
   console.log(`read bandwidth ${bwBefore.toFixed(1)} GB/s before the rounds (${threads} threads, best of 10; measured again before every token); last-level cache ${(llc.bytes / 2 ** 20).toFixed(0)} MiB (${llc.source}); ` +
     `${layers} layers x 7 projections, ${(weightsPerToken / 1e9).toFixed(2)} G weights per token`);
 
@@ -268,6 +285,7 @@ export async function run(args: BenchArgs): Promise<void> {
   const setActs = (stack: Stack<LinearNF4>, a: MatmulActivations) => () => { for (const l of stack.layers) l.activations = a; };
   const contenders: Contender[] = [
     lowbitContender('lowbit nf4 int8 act.', nf4, setActs(nf4, 'int8')),
+    lowbitContender('lowbit nf4 int8 act., output allocated per call', nf4, setActs(nf4, 'int8'), true),
     ...(dq ? [lowbitContender('lowbit nf4 int8 act. (double quant)', dq, setActs(dq, 'int8'))] : []),
     lowbitContender('lowbit nf4 exact', nf4, setActs(nf4, 'float32')),
     ...(dq ? [lowbitContender('lowbit nf4 exact (double quant)', dq, setActs(dq, 'float32'))] : []),
@@ -282,7 +300,8 @@ export async function run(args: BenchArgs): Promise<void> {
       contenders.push(await llamaContender(llama, `node-llama-cpp ${q}`, path, projectionBytes(shape, q), threads, shape.vocab));
     }
   }
-  const { per: step, probeGBs: bw } = await interleave(probe, contenders, rounds, tokens);
+  // A full run gives every contender every position in the round once (see interleave).
+  const { per: step, probeGBs: bw } = await interleave(probe, contenders, args.quick ? rounds : Math.max(rounds, contenders.length), tokens);
   const q4 = step.get('node-llama-cpp Q4_0'), q8 = step.get('node-llama-cpp Q8_0');
   const stepRows: Row[] = [
     { contender: 'read bandwidth probe (512 MiB, before every token)', 'ms/token': '', 'cpu ms/token': '', 'weight GB/s': bw, '% read bw': 100, 'ms per 4096^2': '', 'bytes/weight': '', 'x peer GB/s': '' },
@@ -305,7 +324,7 @@ export async function run(args: BenchArgs): Promise<void> {
   const inCache: Row[] = [];
   const opts = { minTimeMs: args.quick ? 300 : 600, warmup: 3, minIters: 10, maxIters: 2000 };
   const x4096 = input(4096);
-  const modes: { name: string; make: () => { forward: (x: Tensor) => Tensor }; bytes: number }[] = [
+  const modes: { name: string; make: () => Layer; bytes: number }[] = [
     { name: 'nf4 exact', make: () => nf4Layer(4096, 4096, 5, false, template), bytes: nf4Bytes(4096, 4096) },
     { name: 'nf4 exact (double quant)', make: () => nf4Layer(4096, 4096, 5, true, template), bytes: dqBytes(4096, 4096) },
     { name: 'nf4 int8 act.', make: () => { const l = nf4Layer(4096, 4096, 5, false, template); l.activations = 'int8'; return l; }, bytes: nf4Bytes(4096, 4096) },
@@ -313,10 +332,11 @@ export async function run(args: BenchArgs): Promise<void> {
     { name: 'nf4 int16 act.', make: () => { const l = nf4Layer(4096, 4096, 5, false, template); l.activations = 'int16'; return l; }, bytes: nf4Bytes(4096, 4096) },
     { name: 'Linear8bitLt t=0', make: () => int8Layer(4096, 4096, 5), bytes: 4096 * 4096 + 4096 * 4 },
   ];
+  const out4096 = Tensor.empty([1, 4096], 'float32');
   for (const m of modes) {
     const layer = m.make();
     const c0 = cpuMs();
-    const t = timeIt(() => layer.forward(x4096).dispose(), opts);
+    const t = timeIt(() => layer.forward(x4096, { out: out4096 }), opts);
     const cpu = (cpuMs() - c0) / (t.iters + opts.warmup);
     const ms = t.medianMs;
     const dramMs = m.bytes / (bw * 1e6);
@@ -347,14 +367,16 @@ export async function run(args: BenchArgs): Promise<void> {
 
   // ---- layer call overhead -------------------------------------------------------------------------
   const overhead: Row[] = [];
-  const x64 = input(64);
+  const x64 = input(64), out64 = Tensor.empty([1, 64], 'float32');
+  const callOpts = { minTimeMs: 200, warmup: 50, minIters: 100, maxIters: 20000 };
   for (const [name, layer] of [
     ['LinearNF4 exact 64x64', nf4Layer(64, 64, 9, false, template)],
     ['LinearNF4 int8 act. 64x64', (() => { const l = nf4Layer(64, 64, 9, false, template); l.activations = 'int8'; return l; })()],
     ['Linear8bitLt 64x64', int8Layer(64, 64, 9)],
-  ] as [string, { forward: (x: Tensor) => Tensor }][]) {
-    const ms = timeIt(() => layer.forward(x64).dispose(), { minTimeMs: 200, warmup: 50, minIters: 100, maxIters: 20000 }).medianMs;
-    overhead.push({ layer: name, 'us per call': ms * 1000 });
+  ] as [string, Layer][]) {
+    const into = timeIt(() => layer.forward(x64, { out: out64 }), callOpts).medianMs;
+    const allocating = timeIt(() => layer.forward(x64).dispose(), callOpts).medianMs;
+    overhead.push({ layer: name, 'us per call, into out': into * 1000, 'us, output allocated': allocating * 1000 });
   }
   printTable('layer call overhead (forward on [1, 64], weights in L1)', overhead);
   if (llama) await llama.dispose();
