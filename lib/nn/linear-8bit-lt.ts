@@ -132,20 +132,24 @@ export class Int8Params {
 
   /**
    * Internal (Linear8bitLt.forward): CB packed for the GEMM that `rows` activation rows will run
-   * on now, packing it on first use; null when that GEMM reads CB as it is (decode rows, the
-   * AVX2 and scalar paths, CUDA).
+   * on now, packing it on first use; null when that GEMM reads CB as it is (the AVX2 and scalar
+   * paths, CUDA). Below the GEMM's row minimum (decode) the copy is passed only when one is held
+   * already (the VNNI decode reads it, the AMX one does not): a decode call never makes one.
    */
   packedWeight(rows: number): PackedInt8Weight | null {
     const want = this.#wantedLayout(rows);
     if (want === null) return null;
-    if (this.#packed?.layout !== want) this.#setPacked(int8PackWeight(this.CB));
+    if (want.held) return this.#packed;
+    if (this.#packed?.layout !== want.layout) this.#setPacked(int8PackWeight(this.CB));
     return this.#packed;
   }
 
   /** Internal: async twin of packedWeight (packs on the libuv pool; concurrent calls share one packing). */
   async packedWeightAsync(rows: number): Promise<PackedInt8Weight | null> {
-    const want = this.#wantedLayout(rows);
-    if (want === null) return null;
+    const wanted = this.#wantedLayout(rows);
+    if (wanted === null) return null;
+    if (wanted.held) return this.#packed;
+    const want = wanted.layout;
     if (this.#packed?.layout === want) return this.#packed;
     const CB = this.CB;
     // A packing in flight is shared only by calls on the same CB (setQuantized may have replaced it).
@@ -164,7 +168,12 @@ export class Int8Params {
     return packed;
   }
 
-  #wantedLayout(rows: number): number | null {
+  /**
+   * The packed layout `rows` rows use now: `{ layout, held: false }` from the GEMM's row minimum on
+   * (packed on first use), `{ layout, held: true }` below it while the copy in that layout is
+   * held (read as it is), else null.
+   */
+  #wantedLayout(rows: number): { layout: number; held: boolean } | null {
     const CB = this.CB;
     if (CB.device !== 'cpu') return null;
     const { layout, minRows } = int8WeightLayout(CB.shape[0]!, CB.shape[1]!);
@@ -172,7 +181,8 @@ export class Int8Params {
       this.#setPacked(null); // a GEMM without tiles now (setCpuIsa): the copy is dead weight
       return null;
     }
-    return rows >= minRows ? layout : null;
+    if (rows >= minRows) return { layout, held: false };
+    return this.#packed?.layout === layout ? { layout, held: true } : null;
   }
 
   #setPacked(p: PackedInt8Weight | null): void {

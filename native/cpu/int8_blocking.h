@@ -16,7 +16,7 @@ constexpr int64_t kInt8BlockBytes = 192 * 1024;  // weight bytes per block (L2 i
 constexpr int64_t kPackedKChunk = 1024;  // AVX2: K chunk (multiple of 16): a packed 4-row int16 A tile chunk is 8 KiB (L1)
 constexpr int64_t kPackedMinRows = 4;    // AVX2: below this (decode), the weight streams unpacked
 constexpr int64_t kVnniKChunk = 2048;    // K chunk of the VNNI path (multiple of 4): an 8-row A tile is 16 KiB
-constexpr int64_t kVnniPackedMinRows = 8;  // VNNI: below this the in-place decode tiles beat packing (bench)
+constexpr int64_t kVnniPackedMinRows = 8;  // VNNI: below this the in-place decode tiles beat packing per call (bench); a copy packed once is still read
 constexpr int64_t kAmxKChunk = 2048;     // K chunk of the AMX path (multiple of 64): a 32-row A slice is 64 KiB
 // AMX from 8 rows on, like the VNNI tiles. With the weight packed once per layer (int8_packed.h)
 // a smaller M could pay too; not measured: no AMX machine was at hand.

@@ -8,7 +8,8 @@
 //    register-tile kernel over them; partial sums accumulate in a per-task int32 tile;
 //  - M >= 8 with AVX-512 VNNI or AMX tiles: the same, with the weight panels of those kernels;
 //    a weight packed once and kept with the layer (int8_packed.h) replaces the per-call packing;
-//  - M < kPackedMinRows (decode) or the scalar path: the weight streams unpacked from CB;
+//  - M < kPackedMinRows (decode) or the scalar path: the weight streams unpacked from CB, except
+//    that with VNNI a weight the layer already holds packed is streamed from that copy instead;
 //  - after the last K chunk the epilogue (dequant, bias, outlier sum, output rounding) runs
 //    over the block's M x nb int32 tile while it is still in cache: the "one pass over each
 //    output tile" of the fused forward.
@@ -308,8 +309,12 @@ void run_gemm(const int8_t* a_in, const int8_t* b, int64_t M, int64_t N, int64_t
     return;
   }
 #ifdef LOWBIT_HAVE_AVX2_KERNELS
-  if (kr.vnni && M >= kVnniPackedMinRows) {
-    run_gemm_vnni(a_in, b, M, N, K, c_out, epi, ow, kr, packed_as(Int8WeightLayout::Vnni));
+  // Below kVnniPackedMinRows rows the VNNI GEMM runs only on a weight the layer already holds
+  // packed (made by an earlier call of >= 8 rows; never packed per call here): one sequential
+  // stream per block instead of the decode tiles' 8 rows side by side.
+  const uint8_t* vnni_packed = packed_as(Int8WeightLayout::Vnni);
+  if (kr.vnni && (M >= kVnniPackedMinRows || vnni_packed)) {
+    run_gemm_vnni(a_in, b, M, N, K, c_out, epi, ow, kr, vnni_packed);
     return;
   }
   if (kr.packed && !kr.vnni && M >= kPackedMinRows) {

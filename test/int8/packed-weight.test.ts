@@ -4,7 +4,8 @@
  * tiles on their twins everywhere): the same bits as the independent reference and as the
  * per-call packing of int8LinearForward; the copy is really read (overwriting it changes the
  * output), made once, counted in weightBytes(), remade when setCpuIsa changes the layout, and
- * dropped with the weight.
+ * dropped with the weight. Decode rows (M < 8) never make the copy, but the VNNI decode streams
+ * it once a forward of 8 or more rows has made it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Linear8bitLt, LowbitError, Tensor, backendInfo, int8LinearForward, setCpuIsa, setNumThreads } from '../../lib/index.js';
@@ -90,6 +91,30 @@ describe.each(ISAS)('Linear8bitLt with the weight packed once (%s)', (isa) => {
     expect(Array.from(l.forward(Tensor.from(xv, [3, K])).data)).toEqual(ref.out);
     expect(l.weightBytes()).toBe(CB.byteLength + SCB.byteLength);
     l.dispose();
+  });
+
+  it('after a forward of 8 rows, decode rows (M = 1..7) get the reference bits from the held copy, and make no other', async () => {
+    setCpuIsa(isa);
+    const layout = backendInfo().cpu.int8WeightLayout;
+    for (const thr of [0, 6]) {
+      const l = layer(thr);
+      l.forward(Tensor.from(input(8, 30, false), [8, K])).dispose();
+      const bytes = l.weightBytes();
+      expect(bytes).toBe(CB.byteLength + SCB.byteLength + expectedPackedBytes(layout, N, K));
+      for (let M = 1; M < 8; M++) {
+        const xv = input(M, 40 + M, thr > 0);
+        const ref = linear8bitRef(xv, M, K, CB, SCB, N, { threshold: thr, dtype: 'float32', bias: biasv, biasDtype: 'float32' });
+        expect(Array.from(l.forward(Tensor.from(xv, [M, K])).data), `M=${M} threshold ${thr}`).toEqual(ref.out);
+        expect(Array.from((await l.forwardAsync(Tensor.from(xv, [M, K]))).data), `M=${M} threshold ${thr} async`).toEqual(ref.out);
+      }
+      expect(l.weightBytes()).toBe(bytes);
+      // The VNNI decode streams the copy (zeroing it leaves x · 0 + bias); the AMX decode reads CB.
+      if (layout === 'vnni') {
+        (l.weight.packedWeight(1)!.data.data as Uint8Array).fill(0x80);
+        expect(Array.from(l.forward(Tensor.from(input(1, 50, false), [1, K])).data)).toEqual(Array.from(biasv));
+      }
+      l.dispose();
+    }
   });
 
   it('forwardAsync packs off the event loop, concurrent calls share one copy, same bits', async () => {
