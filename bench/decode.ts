@@ -8,7 +8,8 @@
  *    last-level cache (lastLevelCache() in common.ts; at least 2), so every token streams its
  *    weights from DRAM. Every lowbit layer has its own weight bytes, like the GGUF's.
  *  - lowbit: `LinearNF4` (float32 absmax, and double-quantized scales) in the exact float32 mode
- *    and the 'int8' activation mode, and `Linear8bitLt` (threshold 0), each a stack of layers
+ *    and the 'int8' activation mode, and `Linear8bitLt` (threshold 0, fresh and as a prompt of 8
+ *    rows leaves it: with the weight's packed copy, which the VNNI decode streams), each a stack of layers
  *    run through `forward` on a [1, K] input, the 42 (or layers x 7) projections of a token.
  *    Each projection writes into its own output kept across tokens (`forward(x, { out })`, no
  *    allocation per call); the NF4 int8 stack also runs with an output allocated per call, side
@@ -115,6 +116,16 @@ function int8Layer(K: number, N: number, seed: number): Linear8bitLt {
   const layer = new Linear8bitLt(K, N, { bias: false, hasFp16Weights: false, threshold: 0 });
   const cb = new Int8Array(randomBytes(N * K, seed).buffer).map((v) => (v === -128 ? -127 : v));
   layer.weight.setQuantized(Tensor.from(cb, [N, K], 'int8'), Tensor.from(randn(N, seed + 1).map((v) => 0.05 + Math.abs(v) * 0.02)));
+  return layer;
+}
+
+/**
+ * The layer as a prompt leaves it: a forward of 8 rows packs the weight once for the int8 GEMM
+ * (AVX-512 VNNI or AMX), and on VNNI the decode calls then stream that copy (see Int8Params).
+ */
+function prompted(layer: Linear8bitLt): Linear8bitLt {
+  const K = layer.inFeatures;
+  layer.forward(Tensor.from(randn(8 * K, K + 3), [8, K])).dispose();
   return layer;
 }
 
@@ -282,6 +293,8 @@ export async function run(args: BenchArgs): Promise<void> {
   const nf4 = buildStack(shape, (K, N, s) => nf4Layer(K, N, s, false, template), nf4Bytes);
   const dq = args.quick ? null : buildStack(shape, (K, N, s) => nf4Layer(K, N, s, true, template), dqBytes);
   const i8 = buildStack(shape, (K, N, s) => int8Layer(K, N, s), (K, N) => K * N + N * 4);
+  // The same layers after a prompt (their packed copies double the int8 stack's memory).
+  const i8Prompted = buildStack(shape, (K, N, s) => prompted(int8Layer(K, N, s)), (K, N) => K * N + N * 4);
   const setActs = (stack: Stack<LinearNF4>, a: MatmulActivations) => () => { for (const l of stack.layers) l.activations = a; };
   const contenders: Contender[] = [
     lowbitContender('lowbit nf4 int8 act.', nf4, setActs(nf4, 'int8')),
@@ -290,6 +303,7 @@ export async function run(args: BenchArgs): Promise<void> {
     lowbitContender('lowbit nf4 exact', nf4, setActs(nf4, 'float32')),
     ...(dq ? [lowbitContender('lowbit nf4 exact (double quant)', dq, setActs(dq, 'float32'))] : []),
     lowbitContender('lowbit Linear8bitLt t=0', i8),
+    lowbitContender('lowbit Linear8bitLt t=0, after a prompt', i8Prompted),
   ];
   if (llama) {
     for (const q of ['Q4_0', 'Q8_0'] as GgufQuant[]) {
@@ -331,6 +345,7 @@ export async function run(args: BenchArgs): Promise<void> {
     { name: 'nf4 int8 act. (double quant)', make: () => { const l = nf4Layer(4096, 4096, 5, true, template); l.activations = 'int8'; return l; }, bytes: dqBytes(4096, 4096) },
     { name: 'nf4 int16 act.', make: () => { const l = nf4Layer(4096, 4096, 5, false, template); l.activations = 'int16'; return l; }, bytes: nf4Bytes(4096, 4096) },
     { name: 'Linear8bitLt t=0', make: () => int8Layer(4096, 4096, 5), bytes: 4096 * 4096 + 4096 * 4 },
+    { name: 'Linear8bitLt t=0, after a prompt', make: () => prompted(int8Layer(4096, 4096, 5)), bytes: 4096 * 4096 + 4096 * 4 },
   ];
   const out4096 = Tensor.empty([1, 4096], 'float32');
   for (const m of modes) {
