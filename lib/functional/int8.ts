@@ -290,7 +290,8 @@ export interface Int8LinearForwardOptions extends Int8Options {
   /**
    * Writes the result into this tensor instead of allocating one (returned as `out`): a Tensor of
    * the result's shape `[..., N]`, dtype (x's) and device, sharing no memory with x, CB, SCB or the
-   * bias. For decode loops that keep one output per layer. Every element is overwritten.
+   * bias. For decode loops that keep one output per layer. Every element is overwritten; with
+   * the async op, leave it alone until the promise settles. null or undefined: allocate.
    */
   out?: Tensor | null;
 }

@@ -49,9 +49,10 @@ export interface Matmul4bitOptions {
    * Writes the result into this tensor instead of allocating one, and returns it: a Tensor of the
    * result's shape `[..., N]`, dtype (A's) and device, sharing no memory with A, the packed weight,
    * the bias or the block scales. For decode loops that keep one output per layer (no allocation
-   * per call). Every element is overwritten.
+   * per call). Every element is overwritten; with the async ops, leave it alone until the promise
+   * settles. null or undefined: allocate.
    */
-  out?: Tensor;
+  out?: Tensor | null;
 }
 
 interface Prepared {

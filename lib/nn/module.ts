@@ -11,7 +11,8 @@ export interface ForwardOptions {
    * Writes the result into this tensor instead of allocating one, and returns it: a Tensor with
    * the result's shape `[..., out_features]`, dtype (the input's) and device, sharing no memory with
    * the input or the layer's tensors. A decode loop that keeps one output per layer allocates
-   * nothing per token.
+   * nothing per token. forwardAsync writes it on the libuv pool: leave it alone until the promise
+   * settles. null or undefined: allocate.
    */
   out?: Tensor | null;
 }

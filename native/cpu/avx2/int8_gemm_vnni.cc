@@ -200,7 +200,8 @@ inline uint32_t lane_sum(__m512i v) {
   return s;
 }
 
-// Decode-sized tiles (M < kVnniPackedMinRows) straight from the row-major weight. The weight is
+// Decode-sized tiles (M < kVnniPackedMinRows, when the layer holds no packed copy of the weight:
+// run_gemm in int8_linear.cc) straight from the row-major weight. The weight is
 // the unsigned operand, offset on the fly (b ^ 0x80 = b + 128, one xor per weight vector), and
 // the activations the signed one, so C = Σ a·(b + 128) − 128·rowsum(a) with the row sums
 // computed once per call by the caller: one vpdpbusd per 64 weights and output row. (Offsetting
