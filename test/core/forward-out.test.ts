@@ -59,11 +59,14 @@ function withOutliers(rows: number, seed: number, device: Device): Tensor {
 type Layer = { forward(x: Tensor, o?: { out?: Tensor | null }): Tensor; forwardAsync(x: Tensor, o?: { out?: Tensor | null }): Promise<Tensor> };
 
 for (const device of DEVICES) {
-  const layers: [string, () => Layer, (rows: number, seed: number) => Tensor][] = [
+  type Case = [string, () => Layer, (rows: number, seed: number) => Tensor];
+  // The int8 activation mode is CPU-only.
+  const cpuOnly: Case[] = device === 'cpu'
+    ? [['LinearNF4 int8 activations', () => nf4Layer(device, { activations: 'int8' }), (r, s) => floats([r, IN], s, 'float32', device)]]
+    : [];
+  const layers: Case[] = [
     ['LinearNF4 float32 activations', () => nf4Layer(device), (r, s) => floats([r, IN], s, 'float32', device)],
-    ...(device === 'cpu'
-      ? ([['LinearNF4 int8 activations', () => nf4Layer(device, { activations: 'int8' }), (r: number, s: number) => floats([r, IN], s, 'float32', device)]] as const)
-      : []),
+    ...cpuOnly,
     ['LinearNF4 bfloat16 input', () => nf4Layer(device), (r, s) => floats([r, IN], s, 'bfloat16', device)],
     ['Linear8bitLt threshold 0', () => int8Layer(device, 0), (r, s) => floats([r, IN], s, 'float32', device)],
     ['Linear8bitLt threshold 6 (outliers)', () => int8Layer(device, 6), (r, s) => withOutliers(r, s, device)],
