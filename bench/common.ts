@@ -92,6 +92,17 @@ export function rotationCopies(weightBytes: number): number {
   return Math.max(2, Math.ceil(rotationBytes() / weightBytes));
 }
 
+/** lowbit's native streaming read probe over 512 MiB at the current thread count: the best GB/s of `passes` timed passes. */
+export type ReadProbe = (passes?: number) => number;
+
+/** A read probe with its own 512 MiB buffer, every page touched before the first pass is timed. */
+export function readProbe(): ReadProbe {
+  const buffer = new Uint8Array(512 << 20);
+  buffer.fill(1);
+  const addon = nativeAddon();
+  return (passes = 1) => addon.measureReadBandwidth(buffer, passes);
+}
+
 const measuredRead = new Map<number, number>();
 /**
  * This machine's streaming read bandwidth at `threads` threads, GB/s, measured once per run
@@ -103,11 +114,9 @@ export function measuredReadGBs(threads: number): number {
   let v = measuredRead.get(threads);
   if (v === undefined) {
     const addon = nativeAddon();
-    const buffer = new Uint8Array(512 << 20);
-    buffer.fill(1); // touch every page before timing
     const before = addon.setNumThreads(threads);
     try {
-      v = addon.measureReadBandwidth(buffer, 10);
+      v = readProbe()(10);
     } finally {
       addon.setNumThreads(before);
     }

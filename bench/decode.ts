@@ -44,8 +44,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Int8Params, Linear8bitLt, LinearNF4, QuantState, Tensor, backendInfo, quantize4bit, type ForwardOptions, type MatmulActivations } from '../lib/index.js';
-import { nativeAddon, packageRoot } from '../lib/backend/native.js';
-import { lastLevelCache, printTable, randn, settle, timeIt, writeResults, type BenchArgs } from './common.js';
+import { packageRoot } from '../lib/backend/native.js';
+import { lastLevelCache, printTable, randn, readProbe, settle, timeIt, writeResults, type BenchArgs, type ReadProbe } from './common.js';
 import { BYTES_PER_BLOCK, LLAMA_7B_SHAPE, layerProjections, projectionBytes, writeLlamaGguf, type GgufQuant, type LlamaShape } from './gguf.js';
 
 type Row = Record<string, string | number>;
@@ -192,16 +192,6 @@ async function llamaContender(llama: any, name: string, path: string, bytes: num
     },
     dispose: async () => { await context.dispose(); await model.dispose(); },
   };
-}
-
-/** The streaming read probe (lowbit's native one) over 512 MiB, same threads: the best GB/s of `passes` timed passes. */
-type ReadProbe = (passes?: number) => number;
-
-function readProbe(): ReadProbe {
-  const buffer = new Uint8Array(512 << 20);
-  buffer.fill(1); // touch every page before timing
-  const addon = nativeAddon();
-  return (passes = 1) => addon.measureReadBandwidth(buffer, passes);
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;

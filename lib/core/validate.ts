@@ -5,7 +5,7 @@
  */
 import { LowbitError, describeValue } from '../errors.js';
 import type { DType, TypedArray } from './dtype.js';
-import { Tensor, type TensorLike } from './tensor.js';
+import { Tensor, type Device, type TensorLike } from './tensor.js';
 
 export type TensorInput = Tensor | TypedArray | TensorLike;
 
@@ -98,7 +98,7 @@ function sharesMemory(a: Tensor, b: Tensor): boolean {
  * one: a live Tensor with exactly the result's shape, dtype and device, sharing no memory with the
  * op's inputs (the kernels read their inputs while they write the output).
  */
-export function checkOut(out: unknown, op: string, shape: readonly number[], dtype: DType, device: string, inputs: Record<string, Tensor | null>): Tensor {
+export function checkOut(out: unknown, op: string, shape: readonly number[], dtype: DType, device: Device, inputs: Record<string, Tensor | null>): Tensor {
   if (!(out instanceof Tensor)) {
     throw new LowbitError(`Expected a Tensor for \`out\` in ${op} but received ${describeValue(out)}`, 'LOWBIT_E_ARGUMENT');
   }

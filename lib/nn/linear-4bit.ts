@@ -15,7 +15,7 @@ import type { QuantState, QuantType4bit } from '../core/quant-state.js';
 import { Tensor, copyElements } from '../core/tensor.js';
 import { assertDType, assertInt, assertOneOf, assertShape, checkOut, toTensor, type TensorInput } from '../core/validate.js';
 import { LowbitError } from '../errors.js';
-import { MATMUL_ACTIVATIONS, matmul4bitAs, matmul4bitAsAsync, type Matmul4bitOptions, type MatmulActivations } from '../functional/matmul-4bit.js';
+import { MATMUL_ACTIVATIONS, matmul4bitAs, matmul4bitAsAsync, type MatmulActivations } from '../functional/matmul-4bit.js';
 import { BLOCKSIZES_4BIT, QUANT_STORAGE_DTYPES, quantize4bit } from '../functional/quantize-4bit.js';
 import { Module, type ForwardOptions } from './module.js';
 
@@ -296,39 +296,28 @@ export class Linear4bit extends Module {
   forward(input: TensorInput, options: ForwardOptions = {}): Tensor {
     const op = `${this.constructor.name}.forward`;
     const p = this.#prepare(op, input);
-    const out = options.out ?? null;
-    if (out === null || p.outDtype === p.xd) {
-      const y = matmul4bitAs(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(out), p.outDtype);
-      return y.toDType(p.xd);
-    }
-    this.#checkRoundedOut(op, out, p);
-    const y = matmul4bitAs(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(null), p.outDtype);
-    return this.#convertInto(out, y, p);
+    const out = this.#outFor(op, options, p);
+    const y = matmul4bitAs(op, p.x, this.weight.data, this.weight.quantState, p.bias, { activations: this.activations, out: out.direct }, p.outDtype);
+    return out.rounded ? this.#convertInto(out.rounded, y, p) : y.toDType(p.xd);
   }
 
   /** forward off the event loop (the product runs on the libuv pool). */
   override async forwardAsync(input: TensorInput, options: ForwardOptions = {}): Promise<Tensor> {
     const op = `${this.constructor.name}.forwardAsync`;
     const p = this.#prepare(op, input);
+    const out = this.#outFor(op, options, p);
+    const y = await matmul4bitAsAsync(op, p.x, this.weight.data, this.weight.quantState, p.bias, { activations: this.activations, out: out.direct }, p.outDtype);
+    return out.rounded ? this.#convertInto(out.rounded, y, p) : y.toDType(p.xd);
+  }
+
+  // Where the caller's `out` goes. Usually the product writes straight into it (`direct`, checked
+  // by matmul4bit). A compute dtype other than x's and float32 (module doc) gives the product in
+  // that dtype, then x's: `out` then receives that second rounding (`rounded`), so it is checked
+  // here, before the product runs. The product reads a converted copy of x, so `out` may be x.
+  #outFor(op: string, options: ForwardOptions, p: { x: Tensor; xd: FloatDType; outDtype: FloatDType }): { direct: Tensor | null; rounded: Tensor | null } {
     const out = options.out ?? null;
-    if (out === null || p.outDtype === p.xd) {
-      const y = await matmul4bitAsAsync(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(out), p.outDtype);
-      return y.toDType(p.xd);
-    }
-    this.#checkRoundedOut(op, out, p);
-    const y = await matmul4bitAsAsync(op, p.x, this.weight.data, this.weight.quantState, p.bias, this.#productOptions(null), p.outDtype);
-    return this.#convertInto(out, y, p);
-  }
-
-  #productOptions(out: Tensor | null): Matmul4bitOptions {
-    return out === null ? { activations: this.activations } : { activations: this.activations, out };
-  }
-
-  // A compute dtype other than x's and float32 (module doc) gives the product in that dtype, then
-  // x's: the caller's `out` receives the second rounding, so it is checked before the product
-  // runs. The product reads a converted copy of x, so `out` may be x itself here.
-  #checkRoundedOut(op: string, out: Tensor, p: { x: Tensor; xd: FloatDType }): void {
-    checkOut(out, op, [...p.x.shape.slice(0, -1), this.outFeatures], p.xd, p.x.device, {});
+    if (out === null || p.outDtype === p.xd) return { direct: out, rounded: null };
+    return { direct: null, rounded: checkOut(out, op, [...p.x.shape.slice(0, -1), this.outFeatures], p.xd, p.x.device, {}) };
   }
 
   #convertInto(out: Tensor, y: Tensor, p: { x: Tensor; xd: FloatDType }): Tensor {
